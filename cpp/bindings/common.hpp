@@ -1,0 +1,45 @@
+// Shared pieces of the pybind11 glue: array conversion and the Objective handle.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "relu1d/kernel.hpp"
+
+namespace relu1d::bindings {
+
+namespace py = pybind11;
+using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// A 1-D float64 array of the expected length (0: any), or ValueError naming the argument.
+inline Array vector_arg(const py::handle& obj, const char* name, py::ssize_t expected = 0) {
+    Array a = Array::ensure(obj);
+    if (!a) throw py::type_error(std::string(name) + ": expected an array of floats");
+    if (a.ndim() != 1) throw py::value_error(std::string(name) + ": expected a 1-D array, got " +
+                                             std::to_string(a.ndim()) + " dimensions");
+    if (expected > 0 && a.shape(0) != expected)
+        throw py::value_error(std::string(name) + ": expected length " + std::to_string(expected) + ", got " +
+                              std::to_string(a.shape(0)));
+    return a;
+}
+
+// The compiled side of relu1d.Objective: sorted data plus one kernel guarded by a mutex.
+struct ObjectiveHandle {
+    std::shared_ptr<const SortedData> data;
+    KernelKind kind;
+    int threads;
+    std::unique_ptr<Kernel> kernel;
+    std::mutex mutex;
+
+    ObjectiveHandle(std::shared_ptr<const SortedData> d, KernelKind k, int t)
+        : data(std::move(d)), kind(k), threads(t), kernel(make_kernel(k, data, t)) {}
+};
+
+void register_objective(py::module_& m);
+void register_train(py::module_& m);
+
+}  // namespace relu1d::bindings

@@ -1,0 +1,138 @@
+#include <pybind11/stl.h>
+
+#include "common.hpp"
+#include "relu1d/lanczos.hpp"
+
+namespace relu1d::bindings {
+
+namespace {
+
+py::array_t<double> new_vector(std::size_t n) { return py::array_t<double>(static_cast<py::ssize_t>(n)); }
+
+// Validate theta against the width implied by its length.
+Array theta_arg(const py::handle& obj) {
+    Array t = vector_arg(obj, "theta");
+    if (t.shape(0) < 1 || (t.shape(0) - 1) % 3 != 0)
+        throw py::value_error("theta: length must be 3*m + 1 for width m, got " + std::to_string(t.shape(0)));
+    return t;
+}
+
+}  // namespace
+
+void register_objective(py::module_& m) {
+    py::class_<ObjectiveHandle>(m, "Objective")
+        .def(py::init([](const py::handle& x, const py::handle& y, const std::string& kernel, int threads) {
+                 Array xs = vector_arg(x, "x");
+                 Array ys = vector_arg(y, "y", xs.shape(0));
+                 auto data = std::make_shared<const SortedData>(xs.data(), ys.data(), static_cast<std::size_t>(xs.shape(0)));
+                 return std::make_unique<ObjectiveHandle>(std::move(data), parse_kernel_kind(kernel), threads);
+             }),
+             py::arg("x_sorted"), py::arg("y_sorted"), py::arg("kernel") = "fast", py::arg("threads") = 0)
+        .def_property_readonly("n", [](const ObjectiveHandle& h) { return h.data->n(); })
+        .def_property_readonly("kernel", [](const ObjectiveHandle& h) {
+            return std::string(h.kind == KernelKind::fast ? "fast" : "dense");
+        })
+        .def("loss", [](ObjectiveHandle& h, const py::handle& theta) {
+            Array t = theta_arg(theta);
+            py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(h.mutex);
+            return h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+        })
+        .def("residuals", [](ObjectiveHandle& h, const py::handle& theta) {
+            Array t = theta_arg(theta);
+            auto r = new_vector(h.data->n());
+            double* out = r.mutable_data();
+            {
+                py::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(h.mutex);
+                h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+                std::copy(h.kernel->residuals(), h.kernel->residuals() + h.data->n(), out);
+            }
+            return r;
+        })
+        .def("loss_and_grad", [](ObjectiveHandle& h, const py::handle& theta) {
+            Array t = theta_arg(theta);
+            auto g = new_vector(static_cast<std::size_t>(t.shape(0)));
+            double* out = g.mutable_data();
+            double loss;
+            {
+                py::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(h.mutex);
+                loss = h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+                h.kernel->gradient(out);
+            }
+            return py::make_tuple(loss, g);
+        })
+        .def("hvp", [](ObjectiveHandle& h, const py::handle& theta, const py::handle& u) {
+            Array t = theta_arg(theta);
+            Array uu = vector_arg(u, "u", t.shape(0));
+            auto hu = new_vector(static_cast<std::size_t>(t.shape(0)));
+            double* out = hu.mutable_data();
+            {
+                py::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(h.mutex);
+                h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+                h.kernel->hvp(uu.data(), out);
+            }
+            return hu;
+        })
+        .def("hessian", [](ObjectiveHandle& h, const py::handle& theta) {
+            Array t = theta_arg(theta);
+            const auto d = static_cast<py::ssize_t>(t.shape(0));
+            py::array_t<double> H({d, d});
+            double* out = H.mutable_data();
+            {
+                py::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(h.mutex);
+                h.kernel->prepare(t.data(), static_cast<std::size_t>(d));
+                h.kernel->hessian(out);
+            }
+            return H;
+        })
+        .def("knots_inside", [](ObjectiveHandle& h, const py::handle& theta) {
+            Array t = theta_arg(theta);
+            py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(h.mutex);
+            h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+            return h.kernel->knots_inside();
+        })
+        .def("eigsh",
+             [](ObjectiveHandle& h, const py::handle& theta, std::size_t k, bool largest, double tol,
+                std::size_t max_iter, const py::object& v0, std::uint64_t seed) {
+                 Array t = theta_arg(theta);
+                 const auto dim = static_cast<std::size_t>(t.shape(0));
+                 Array start;
+                 if (!v0.is_none()) start = vector_arg(v0, "v0", t.shape(0));
+                 LanczosOptions opt;
+                 opt.k = k;
+                 opt.largest = largest;
+                 opt.tol = tol;
+                 opt.max_iter = max_iter;
+                 opt.seed = seed;
+                 EigenResult res;
+                 {
+                     py::gil_scoped_release release;
+                     std::lock_guard<std::mutex> lock(h.mutex);
+                     h.kernel->prepare(t.data(), dim);
+                     Kernel* kern = h.kernel.get();
+                     Lanczos lanczos;
+                     res = lanczos.solve([kern](const double* u, double* out) { kern->hvp(u, out); }, dim, opt,
+                                         start ? start.data() : nullptr);
+                 }
+                 const auto kk = static_cast<py::ssize_t>(res.values.size());
+                 py::array_t<double> vecs({kk, static_cast<py::ssize_t>(dim)});
+                 std::copy(res.vectors.begin(), res.vectors.end(), vecs.mutable_data());
+                 py::dict out;
+                 out["values"] = py::array_t<double>(kk, res.values.data());
+                 out["vectors"] = vecs;
+                 out["residuals"] = py::array_t<double>(kk, res.residuals.data());
+                 out["products"] = res.products;
+                 out["iterations"] = res.iterations;
+                 out["converged"] = res.converged;
+                 return out;
+             },
+             py::arg("theta"), py::arg("k") = 1, py::arg("largest") = true, py::arg("tol") = 1e-10,
+             py::arg("max_iter") = 300, py::arg("v0") = py::none(), py::arg("seed") = 0);
+}
+
+}  // namespace relu1d::bindings

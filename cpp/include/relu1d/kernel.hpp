@@ -1,0 +1,117 @@
+// Loss, gradient, Hessian-vector product and Hessian of
+//   L(theta) = 1/(2n) sum_i (f(x_i) - y_i)^2,   f(x) = sum_k v_k relu(w_k x + b_k) + c.
+//
+// A Kernel is prepared at one theta (forward pass, residuals r, and the per-neuron residual sums
+// S0_k = sum_{i active} r_i, S1_k = sum_{i active} r_i x_i); the derivatives then come from that
+// state. Two implementations agree to rounding: DenseKernel, the O(n m) reference, and FastKernel,
+// the O(n + m log n) sorted-data algorithm. A kernel owns its workspace: it is not thread-safe, use
+// one per thread.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "relu1d/data.hpp"
+#include "relu1d/params.hpp"
+
+namespace relu1d {
+
+enum class KernelKind { fast, dense };
+
+KernelKind parse_kernel_kind(const std::string& name);
+
+class Kernel {
+public:
+    explicit Kernel(std::shared_ptr<const SortedData> data) : data_(std::move(data)) {}
+    virtual ~Kernel() = default;
+
+    // Evaluate at theta (length dim); theta must stay alive and unchanged until the next prepare.
+    // Returns the loss L(theta).
+    double prepare(const double* theta, std::size_t dim);
+
+    double loss() const { return loss_; }
+    std::size_t width() const { return m_; }
+    std::size_t dim() const { return 3 * m_ + 1; }
+    const SortedData& data() const { return *data_; }
+    const double* residuals() const { return r_.data(); }  // f(x_i) - y_i in sorted order
+
+    // dL/dw = v S1/n, dL/db = v S0/n, dL/dv = (w S1 + b S0)/n, dL/dc = sum r/n.
+    void gradient(double* g) const;
+    // H u = J^T (J u) / n + R u (R: the residual term, one 3x3 block per neuron).
+    void hvp(const double* u, double* out);
+    // The dense (3m+1) x (3m+1) Hessian, row-major (it is symmetric).
+    virtual void hessian(double* H) = 0;
+    // Number of neurons with v_k w_k != 0 whose knot lies strictly inside the data
+    // (the active set is neither empty nor all the data).
+    virtual std::size_t knots_inside() const = 0;
+
+protected:
+    // Residual r_i = f(x_i) - y_i for the current params.
+    virtual void forward(const Params& p, double* r) = 0;
+    // s_i = c0 + sum_{k active at i} (alpha_k x_i + beta_k)  (the forward sweep with other coefficients)
+    virtual void linear_sweep(const double* alpha, const double* beta, double c0, double* s) = 0;
+    // T0_k = sum_{i active} t_i, T1_k = sum_{i active} t_i x_i; also returns sum_i t_i.
+    virtual double residual_sums(const double* t, double* T0, double* T1) = 0;
+    // Called at the start of prepare: find active sets for the new params.
+    virtual void locate(const Params& p) = 0;
+
+    std::shared_ptr<const SortedData> data_;
+    const double* theta_ = nullptr;
+    std::size_t m_ = 0;
+    double loss_ = 0.0;
+    double rsum_ = 0.0;                   // sum_i r_i
+    std::vector<double> r_, S0_, S1_;     // residuals and residual sums
+    std::vector<double> alpha_, beta_, s_, T0_, T1_;  // HVP workspace
+
+private:
+    void resize(std::size_t m);
+};
+
+std::unique_ptr<Kernel> make_kernel(KernelKind kind, std::shared_ptr<const SortedData> data, int threads);
+
+// O(n m) reference: the textbook loops, SIMD over the inner index, threads over fixed blocks.
+class DenseKernel final : public Kernel {
+public:
+    DenseKernel(std::shared_ptr<const SortedData> data, int threads);
+    void hessian(double* H) override;
+    std::size_t knots_inside() const override;
+
+protected:
+    void forward(const Params& p, double* r) override;
+    void linear_sweep(const double* alpha, const double* beta, double c0, double* s) override;
+    double residual_sums(const double* t, double* T0, double* T1) override;
+    void locate(const Params&) override {}
+
+private:
+    unsigned threads_;
+    std::vector<double> tx_;  // t_i x_i
+};
+
+// Sorted-data algorithm: each neuron is active on an interval [lo_k, hi_k) of the sorted data,
+// found by (galloping) binary search with the exact predicate; forward and residual sums are
+// prefix sums, the Hessian's entries are interval moments.
+class FastKernel final : public Kernel {
+public:
+    explicit FastKernel(std::shared_ptr<const SortedData> data);
+    void hessian(double* H) override;
+    std::size_t knots_inside() const override;
+    const std::vector<std::size_t>& interval_lo() const { return lo_; }
+    const std::vector<std::size_t>& interval_hi() const { return hi_; }
+
+protected:
+    void forward(const Params& p, double* r) override;
+    void linear_sweep(const double* alpha, const double* beta, double c0, double* s) override;
+    double residual_sums(const double* t, double* T0, double* T1) override;
+    void locate(const Params& p) override;
+
+private:
+    std::vector<std::size_t> lo_, hi_;     // active interval of each neuron
+    std::vector<std::size_t> boundary_;    // last boundary found (galloping start)
+    std::vector<double> dA_hi_, dA_lo_, dB_hi_, dB_lo_;  // difference arrays (double-double)
+    std::vector<double> tx_;
+    PrefixSum P0_, P1_;
+};
+
+}  // namespace relu1d

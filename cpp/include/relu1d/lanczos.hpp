@@ -1,0 +1,41 @@
+// Extreme algebraic eigenvalues of a symmetric operator given only by its products (H u), by
+// Lanczos with full re-orthogonalisation. The tridiagonal projection is solved with Eigen.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace relu1d {
+
+struct EigenResult {
+    std::vector<double> values;     // k eigenvalues, largest first (or smallest first)
+    std::vector<double> vectors;    // k unit eigenvectors, row r = vectors[r * dim ...]
+    std::vector<double> residuals;  // ||H q - lambda q|| for each pair, measured with one more product
+    std::size_t products = 0;       // operator applications, the residual checks included
+    std::size_t iterations = 0;     // Lanczos steps
+    bool converged = false;
+};
+
+struct LanczosOptions {
+    std::size_t k = 1;            // how many eigenpairs
+    bool largest = true;          // largest algebraic, else smallest algebraic
+    double tol = 1e-10;           // stop when every residual estimate <= tol * max(|lambda|, scale)
+    std::size_t max_iter = 300;   // Lanczos steps at most (capped at dim)
+    std::uint64_t seed = 0;       // for the random start and restart vectors
+};
+
+using Operator = std::function<void(const double* u, double* out)>;
+
+// Reusable workspace: repeated calls with the same dim allocate nothing new.
+class Lanczos {
+public:
+    // v0 (length dim) may be null: a seeded random start vector is used.
+    EigenResult solve(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* v0 = nullptr);
+
+private:
+    std::vector<double> Q_, w_, alpha_, beta_;
+};
+
+}  // namespace relu1d

@@ -1,0 +1,40 @@
+// Floating-point building blocks shared by every kernel.
+//
+// This file (and every translation unit of the core) is compiled with
+// -ffp-contract=off: a * b + c is a rounded product followed by a rounded sum,
+// exactly as NumPy and PyTorch eager evaluate it. std::fma is used explicitly
+// where a fused operation is wanted.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+
+namespace relu1d {
+
+// Neuron k is active at x iff fl(fl(w * x) + b) > 0 (strict; relu'(0) = 0).
+inline bool is_active(double w, double b, double x) {
+    const double wx = w * x;
+    const double z = wx + b;
+    return z > 0.0;
+}
+
+// Error-free transformation: s + e == a + b exactly, s = fl(a + b) (Knuth TwoSum).
+inline void two_sum(double a, double b, double& s, double& e) {
+    s = a + b;
+    const double bb = s - a;
+    e = (a - (s - bb)) + (b - bb);
+}
+
+// A double-double accumulator: value() ~ exact sum, error ~ eps * |sum| + eps^2 * sum |terms|.
+struct CompensatedSum {
+    double hi = 0.0;
+    double lo = 0.0;
+    void add(double t) {
+        double e;
+        two_sum(hi, t, hi, e);
+        lo += e;
+    }
+    double value() const { return hi + lo; }
+};
+
+}  // namespace relu1d

@@ -1,0 +1,72 @@
+// Full-batch gradient descent theta <- theta - lr_t * clip(grad L(theta)) in a tight C++ loop,
+// with periodic records (loss, gradient norm, knots) and warm-started sharpness tracking.
+// The loop allocates nothing per step: two parameter buffers swap, records are appended only at
+// record steps.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "relu1d/kernel.hpp"
+#include "relu1d/lanczos.hpp"
+
+namespace relu1d {
+
+// Piecewise-constant step size: lr = values[p] for starts[p] <= step < starts[p + 1].
+struct StepSchedule {
+    std::vector<std::int64_t> starts;  // ascending, starts[0] <= first step asked for
+    std::vector<double> values;
+    double at(std::int64_t step, std::size_t& cursor) const;
+};
+
+struct TrainOptions {
+    double clip = 0.0;              // gradient-norm clipping threshold (0: none)
+    std::int64_t record_every = 1;  // record at steps divisible by this
+    std::int64_t sharpness_every = 0;  // measure sharpness at steps divisible by this (0: never)
+    double grad_tol = 0.0;          // converged when ||grad|| <= grad_tol
+    double loss_tol = 0.0;          // converged when loss <= loss_tol
+    double max_loss = 0.0;          // diverged when loss > max_loss (0: only non-finite diverges)
+    LanczosOptions lanczos;         // k = 1, largest, used for sharpness
+};
+
+// History rows: one per recorded step (NaN sharpness where it was not measured).
+struct Records {
+    std::vector<std::int64_t> step, knots, sharpness_products;
+    std::vector<double> loss, grad_norm, lr, sharpness, sharpness_residual, time;
+    void clear();
+};
+
+enum class StopReason : int { steps = 0, converged = 1, diverged = 2, time = 3 };
+
+class Trainer {
+public:
+    Trainer(std::shared_ptr<const SortedData> data, KernelKind kind, int threads, std::vector<double> theta,
+            std::int64_t step, std::vector<double> eigvec);
+
+    // Run at most max_steps steps, returning early after time_budget seconds (checked every few
+    // steps; <= 0: no budget), on convergence or on divergence. Appends rows to rec; `elapsed` is
+    // added to the wall-time column. After divergence theta() is the last iterate whose loss was
+    // finite and at most max_loss, and last_loss() the offending loss.
+    StopReason run(std::int64_t max_steps, const StepSchedule& lr, const TrainOptions& opt, Records& rec,
+                   double time_budget, double elapsed);
+
+    const std::vector<double>& theta() const { return theta_; }
+    std::int64_t step() const { return step_; }
+    const std::vector<double>& eigvec() const { return eigvec_; }
+    double last_loss() const { return last_loss_; }
+    double last_grad_norm() const { return last_grad_norm_; }
+    std::size_t sharpness_products() const { return total_products_; }
+
+private:
+    std::unique_ptr<Kernel> kernel_;
+    std::vector<double> theta_, next_, grad_, eigvec_;
+    std::int64_t step_;
+    bool has_previous_ = false;  // next_ holds the iterate before theta_
+    double last_loss_ = 0.0, last_grad_norm_ = 0.0;
+    std::size_t total_products_ = 0;
+    Lanczos lanczos_;
+};
+
+}  // namespace relu1d

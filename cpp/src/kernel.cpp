@@ -1,0 +1,401 @@
+#include "relu1d/kernel.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "relu1d/numerics.hpp"
+#include "relu1d/parallel.hpp"
+
+namespace relu1d {
+
+KernelKind parse_kernel_kind(const std::string& name) {
+    if (name == "fast") return KernelKind::fast;
+    if (name == "dense") return KernelKind::dense;
+    throw std::invalid_argument("kernel: expected 'fast' or 'dense', got '" + name + "'");
+}
+
+std::unique_ptr<Kernel> make_kernel(KernelKind kind, std::shared_ptr<const SortedData> data, int threads) {
+    if (kind == KernelKind::dense) return std::make_unique<DenseKernel>(std::move(data), threads);
+    return std::make_unique<FastKernel>(std::move(data));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared part: everything that follows from r, S0 and S1.
+
+void Kernel::resize(std::size_t m) {
+    m_ = m;
+    const std::size_t n = data_->n();
+    r_.assign(n, 0.0);
+    s_.assign(n, 0.0);
+    for (auto* vec : {&S0_, &S1_, &alpha_, &beta_, &T0_, &T1_}) vec->assign(m, 0.0);
+}
+
+double Kernel::prepare(const double* theta, std::size_t dim) {
+    const Params p(theta, dim);
+    if (p.m != m_ || r_.size() != data_->n()) resize(p.m);
+    theta_ = theta;
+    locate(p);
+    forward(p, r_.data());
+    rsum_ = residual_sums(r_.data(), S0_.data(), S1_.data());
+    CompensatedSum sq;
+    for (double ri : r_) sq.add(ri * ri);
+    loss_ = sq.value() / (2.0 * static_cast<double>(data_->n()));
+    return loss_;
+}
+
+void Kernel::gradient(double* g) const {
+    const Params p(theta_, dim());
+    const double n = static_cast<double>(data_->n());
+    const std::size_t m = m_;
+    for (std::size_t k = 0; k < m; ++k) {
+        g[k] = p.v[k] * S1_[k] / n;
+        g[m + k] = p.v[k] * S0_[k] / n;
+        g[2 * m + k] = (p.w[k] * S1_[k] + p.b[k] * S0_[k]) / n;
+    }
+    g[3 * m] = rsum_ / n;
+}
+
+void Kernel::hvp(const double* u, double* out) {
+    const Params p(theta_, dim());
+    const std::size_t m = m_;
+    const double n = static_cast<double>(data_->n());
+    const double *uw = u, *ub = u + m, *uv = u + 2 * m;
+    // J u: s_i = uc + sum_{k active} (alpha_k x_i + beta_k)
+    for (std::size_t k = 0; k < m; ++k) {
+        alpha_[k] = p.v[k] * uw[k] + uv[k] * p.w[k];
+        beta_[k] = p.v[k] * ub[k] + uv[k] * p.b[k];
+    }
+    linear_sweep(alpha_.data(), beta_.data(), u[3 * m], s_.data());
+    // J^T s / n + R u
+    const double ssum = residual_sums(s_.data(), T0_.data(), T1_.data());
+    for (std::size_t k = 0; k < m; ++k) {
+        out[k] = (p.v[k] * T1_[k] + S1_[k] * uv[k]) / n;
+        out[m + k] = (p.v[k] * T0_[k] + S0_[k] * uv[k]) / n;
+        out[2 * m + k] = ((p.w[k] * T1_[k] + p.b[k] * T0_[k]) + (S1_[k] * uw[k] + S0_[k] * ub[k])) / n;
+    }
+    out[3 * m] = ssum / n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense reference kernel.
+
+namespace {
+constexpr std::size_t kDataBlock = 256;    // data points per block (forward sweeps)
+constexpr std::size_t kNeuronBlock = 256;  // neurons per block (residual sums)
+constexpr std::size_t kMinParallelWork = 1 << 16;  // n * m below which one thread is faster
+
+std::size_t blocks(std::size_t count, std::size_t size) { return (count + size - 1) / size; }
+}  // namespace
+
+DenseKernel::DenseKernel(std::shared_ptr<const SortedData> data, int threads)
+    : Kernel(std::move(data)), threads_(resolve_threads(threads)) {}
+
+void DenseKernel::forward(const Params& p, double* r) {
+    const std::size_t n = data_->n(), m = p.m;
+    const double* x = data_->x();
+    const double* y = data_->y();
+    const unsigned threads = n * m < kMinParallelWork ? 1u : threads_;
+    parallel_for(blocks(n, kDataBlock), threads, [&](std::size_t blk) {
+        const std::size_t i0 = blk * kDataBlock, i1 = std::min(n, i0 + kDataBlock);
+        double f[kDataBlock] = {0.0};
+        for (std::size_t k = 0; k < m; ++k) {
+            const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
+            for (std::size_t i = i0; i < i1; ++i) {
+                const double z = wk * x[i] + bk;  // not contracted: -ffp-contract=off
+                f[i - i0] += vk * (z > 0.0 ? z : 0.0);
+            }
+        }
+        for (std::size_t i = i0; i < i1; ++i) r[i] = (f[i - i0] + p.c) - y[i];
+    });
+}
+
+void DenseKernel::linear_sweep(const double* alpha, const double* beta, double c0, double* s) {
+    const Params p(theta_, dim());
+    const std::size_t n = data_->n(), m = p.m;
+    const double* x = data_->x();
+    const unsigned threads = n * m < kMinParallelWork ? 1u : threads_;
+    parallel_for(blocks(n, kDataBlock), threads, [&](std::size_t blk) {
+        const std::size_t i0 = blk * kDataBlock, i1 = std::min(n, i0 + kDataBlock);
+        double acc[kDataBlock] = {0.0};
+        for (std::size_t k = 0; k < m; ++k) {
+            const double wk = p.w[k], bk = p.b[k], ak = alpha[k], bt = beta[k];
+            for (std::size_t i = i0; i < i1; ++i) {
+                const double z = wk * x[i] + bk;
+                const double term = ak * x[i] + bt;
+                acc[i - i0] += z > 0.0 ? term : 0.0;
+            }
+        }
+        for (std::size_t i = i0; i < i1; ++i) s[i] = c0 + acc[i - i0];
+    });
+}
+
+double DenseKernel::residual_sums(const double* t, double* T0, double* T1) {
+    const Params p(theta_, dim());
+    const std::size_t n = data_->n(), m = p.m;
+    const double* x = data_->x();
+    tx_.resize(n);
+    double total = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        tx_[i] = t[i] * x[i];
+        total += t[i];
+    }
+    const unsigned threads = n * m < kMinParallelWork ? 1u : threads_;
+    parallel_for(blocks(m, kNeuronBlock), threads, [&](std::size_t blk) {
+        const std::size_t k0 = blk * kNeuronBlock, k1 = std::min(m, k0 + kNeuronBlock);
+        for (std::size_t k = k0; k < k1; ++k) T0[k] = T1[k] = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const double xi = x[i], ti = t[i], txi = tx_[i];
+            for (std::size_t k = k0; k < k1; ++k) {
+                const double z = p.w[k] * xi + p.b[k];
+                const bool a = z > 0.0;
+                T0[k] += a ? ti : 0.0;
+                T1[k] += a ? txi : 0.0;
+            }
+        }
+    });
+    return total;
+}
+
+void DenseKernel::hessian(double* H) {
+    // H = J^T J / n + R, with J_i = [v a x_i, v a, a z_i, 1] built explicitly.
+    const Params p(theta_, dim());
+    const std::size_t n = data_->n(), m = p.m, d = dim();
+    const double* x = data_->x();
+    for (std::size_t q = 0; q < d * d; ++q) H[q] = 0.0;
+    std::vector<double> J(d);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t k = 0; k < m; ++k) {
+            const double z = p.w[k] * x[i] + p.b[k];
+            const bool a = z > 0.0;
+            J[k] = a ? p.v[k] * x[i] : 0.0;
+            J[m + k] = a ? p.v[k] : 0.0;
+            J[2 * m + k] = a ? z : 0.0;
+        }
+        J[3 * m] = 1.0;
+        // rank-one update of the upper triangle, skipping zero rows
+        for (std::size_t a = 0; a < d; ++a) {
+            const double ja = J[a];
+            if (ja == 0.0) continue;
+            double* row = H + a * d;
+            for (std::size_t b = a; b < d; ++b) row[b] += ja * J[b];
+        }
+    }
+    const double nn = static_cast<double>(n);
+    for (std::size_t a = 0; a < d; ++a)
+        for (std::size_t b = a; b < d; ++b) H[b * d + a] = H[a * d + b] = H[a * d + b] / nn;
+    for (std::size_t k = 0; k < m; ++k) {
+        const std::size_t iw = k, ib = m + k, iv = 2 * m + k;
+        H[iv * d + iw] += S1_[k] / nn;
+        H[iw * d + iv] += S1_[k] / nn;
+        H[iv * d + ib] += S0_[k] / nn;
+        H[ib * d + iv] += S0_[k] / nn;
+    }
+}
+
+std::size_t DenseKernel::knots_inside() const {
+    const Params p(theta_, dim());
+    const std::size_t n = data_->n();
+    const double* x = data_->x();
+    std::size_t count = 0;
+    for (std::size_t k = 0; k < p.m; ++k) {
+        if (p.w[k] == 0.0 || p.v[k] == 0.0) continue;
+        std::size_t active = 0;
+        for (std::size_t i = 0; i < n; ++i) active += is_active(p.w[k], p.b[k], x[i]);
+        count += (active > 0 && active < n);
+    }
+    return count;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast sorted-data kernel.
+
+namespace {
+
+// Smallest i in [0, n] with pred(i) true, for pred monotone (false..false, true..true) on [0, n),
+// pred(n) taken as true. Gallops from the guess g: O(log |answer - g|) evaluations.
+template <class Pred>
+std::size_t first_true(Pred pred, std::size_t n, std::size_t g) {
+    using idx = long long;
+    const idx N = static_cast<idx>(n);
+    idx guess = std::min<idx>(static_cast<idx>(g), N);
+    auto test = [&](idx i) { return i >= N || pred(static_cast<std::size_t>(i)); };
+    idx a, b;  // pred(a) false (or a == -1), pred(b) true (or b == n)
+    if (test(guess)) {
+        b = guess;
+        for (idx step = 1;; step *= 2) {
+            const idx t = b - step;
+            if (t < 0) { a = -1; break; }
+            if (!test(t)) { a = t; break; }
+            b = t;
+        }
+    } else {
+        a = guess;
+        for (idx step = 1;; step *= 2) {
+            const idx t = a + step;
+            if (t >= N) { b = N; break; }
+            if (test(t)) { b = t; break; }
+            a = t;
+        }
+    }
+    while (b - a > 1) {
+        const idx mid = a + (b - a) / 2;
+        if (test(mid)) b = mid; else a = mid;
+    }
+    return static_cast<std::size_t>(b);
+}
+
+// d[idx] += t kept exact as a double-double (hi, lo).
+inline void scatter(double* hi, double* lo, std::size_t idx, double t) {
+    double e;
+    two_sum(hi[idx], t, hi[idx], e);
+    lo[idx] += e;
+}
+
+}  // namespace
+
+FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::move(data)) {
+    const std::size_t n = data_->n();
+    for (auto* vec : {&dA_hi_, &dA_lo_, &dB_hi_, &dB_lo_}) vec->assign(n + 1, 0.0);
+    P0_.resize(n);
+    P1_.resize(n);
+    tx_.assign(n, 0.0);
+}
+
+void FastKernel::locate(const Params& p) {
+    const std::size_t n = data_->n(), m = p.m;
+    const double* x = data_->x();
+    if (boundary_.size() != m) boundary_.assign(m, n / 2);
+    lo_.resize(m);
+    hi_.resize(m);
+    for (std::size_t k = 0; k < m; ++k) {
+        const double w = p.w[k], b = p.b[k];
+        if (w > 0.0) {  // active on a suffix
+            const std::size_t q = first_true([&](std::size_t i) { return is_active(w, b, x[i]); }, n, boundary_[k]);
+            boundary_[k] = q;
+            lo_[k] = q;
+            hi_[k] = n;
+        } else if (w < 0.0) {  // active on a prefix
+            const std::size_t q = first_true([&](std::size_t i) { return !is_active(w, b, x[i]); }, n, boundary_[k]);
+            boundary_[k] = q;
+            lo_[k] = 0;
+            hi_[k] = q;
+        } else {  // w == 0 (or NaN): the same predicate at every point
+            lo_[k] = 0;
+            hi_[k] = is_active(w, b, x[0]) ? n : 0;
+        }
+    }
+}
+
+void FastKernel::linear_sweep(const double* alpha, const double* beta, double c0, double* s) {
+    // s_i = c0 + A_i x_i + B_i, A_i = sum_{k active at i} alpha_k, B_i likewise, by difference arrays.
+    const std::size_t n = data_->n(), m = m_;
+    const double* x = data_->x();
+    for (auto* vec : {&dA_hi_, &dA_lo_, &dB_hi_, &dB_lo_}) std::fill(vec->begin(), vec->end(), 0.0);
+    double *ah = dA_hi_.data(), *al = dA_lo_.data(), *bh = dB_hi_.data(), *bl = dB_lo_.data();
+    for (std::size_t k = 0; k < m; ++k) {
+        const std::size_t lo = lo_[k], hi = hi_[k];
+        if (lo >= hi) continue;
+        scatter(ah, al, lo, alpha[k]);
+        scatter(bh, bl, lo, beta[k]);
+        if (hi < n) {
+            scatter(ah, al, hi, -alpha[k]);
+            scatter(bh, bl, hi, -beta[k]);
+        }
+    }
+    scatter(bh, bl, 0, c0);
+    CompensatedSum A, B;
+    for (std::size_t i = 0; i < n; ++i) {
+        A.add(ah[i]);
+        A.lo += al[i];
+        B.add(bh[i]);
+        B.lo += bl[i];
+        // (A.hi + A.lo) x + (B.hi + B.lo) with one rounding on the leading part
+        s[i] = std::fma(A.hi, x[i], B.hi) + (A.lo * x[i] + B.lo);
+    }
+}
+
+void FastKernel::forward(const Params& p, double* r) {
+    double* alpha = alpha_.data();
+    double* beta = beta_.data();
+    for (std::size_t k = 0; k < p.m; ++k) {
+        alpha[k] = p.v[k] * p.w[k];
+        beta[k] = p.v[k] * p.b[k];
+    }
+    linear_sweep(alpha, beta, p.c, r);
+    const double* y = data_->y();
+    for (std::size_t i = 0; i < data_->n(); ++i) r[i] -= y[i];
+}
+
+double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
+    const std::size_t n = data_->n();
+    const double* x = data_->x();
+    for (std::size_t i = 0; i < n; ++i) tx_[i] = t[i] * x[i];
+    prefix_sum(t, n, P0_);
+    prefix_sum(tx_.data(), n, P1_);
+    for (std::size_t k = 0; k < m_; ++k) {
+        T0[k] = P0_.range(lo_[k], hi_[k]);
+        T1[k] = P1_.range(lo_[k], hi_[k]);
+    }
+    return P0_.hi[n] + P0_.lo[n];
+}
+
+void FastKernel::hessian(double* H) {
+    // Every entry of J^T J is a combination of sums of 1, x, x^2 over the intersection of two
+    // neurons' active intervals: O(1) each from the data's prefix moments.
+    const Params p(theta_, dim());
+    const std::size_t m = p.m, d = dim(), n = data_->n();
+    const double nn = static_cast<double>(n);
+    const PrefixSum& MX = data_->moment_x();
+    const PrefixSum& MXX = data_->moment_xx();
+    for (std::size_t q = 0; q < d * d; ++q) H[q] = 0.0;
+    auto set = [&](std::size_t a, std::size_t b, double val) { H[a * d + b] = H[b * d + a] = val; };
+    for (std::size_t j = 0; j < m; ++j) {
+        const double wj = p.w[j], bj = p.b[j], vj = p.v[j];
+        for (std::size_t k = j; k < m; ++k) {
+            const std::size_t a = std::max(lo_[j], lo_[k]), b = std::min(hi_[j], hi_[k]);
+            if (a >= b) continue;
+            const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
+            const double S1 = static_cast<double>(b - a), Sx = MX.range(a, b), Sxx = MXX.range(a, b);
+            const double vv = vj * vk;
+            set(j, k, vv * Sxx / nn);                       // (w_j, w_k)
+            set(j, m + k, vv * Sx / nn);                    // (w_j, b_k)
+            set(m + j, k, vv * Sx / nn);                    // (b_j, w_k)
+            set(m + j, m + k, vv * S1 / nn);                // (b_j, b_k)
+            set(j, 2 * m + k, vj * (wk * Sxx + bk * Sx) / nn);      // (w_j, v_k)
+            set(2 * m + j, k, vk * (wj * Sxx + bj * Sx) / nn);      // (v_j, w_k)
+            set(m + j, 2 * m + k, vj * (wk * Sx + bk * S1) / nn);   // (b_j, v_k)
+            set(2 * m + j, m + k, vk * (wj * Sx + bj * S1) / nn);   // (v_j, b_k)
+            set(2 * m + j, 2 * m + k, (wj * wk * Sxx + (wj * bk + bj * wk) * Sx + bj * bk * S1) / nn);
+        }
+    }
+    const std::size_t ic = 3 * m;
+    for (std::size_t k = 0; k < m; ++k) {
+        const std::size_t a = lo_[k], b = hi_[k];
+        const double cnt = static_cast<double>(b > a ? b - a : 0);
+        const double Sx = b > a ? MX.range(a, b) : 0.0;
+        set(ic, k, p.v[k] * Sx / nn);
+        set(ic, m + k, p.v[k] * cnt / nn);
+        set(ic, 2 * m + k, (p.w[k] * Sx + p.b[k] * cnt) / nn);
+        // residual term R: d2f/(dv dw) = a x, d2f/(dv db) = a
+        H[(2 * m + k) * d + k] += S1_[k] / nn;
+        H[k * d + 2 * m + k] += S1_[k] / nn;
+        H[(2 * m + k) * d + m + k] += S0_[k] / nn;
+        H[(m + k) * d + 2 * m + k] += S0_[k] / nn;
+    }
+    H[ic * d + ic] = 1.0;  // sum_i 1 / n
+}
+
+std::size_t FastKernel::knots_inside() const {
+    const Params p(theta_, dim());
+    const std::size_t n = data_->n();
+    std::size_t count = 0;
+    for (std::size_t k = 0; k < p.m; ++k) {
+        if (p.w[k] == 0.0 || p.v[k] == 0.0) continue;
+        const std::size_t q = p.w[k] > 0.0 ? lo_[k] : hi_[k];
+        count += (q > 0 && q < n);
+    }
+    return count;
+}
+
+}  // namespace relu1d
