@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "relu1d/numerics.hpp"
@@ -44,37 +45,68 @@ double Kernel::prepare(const double* theta, std::size_t dim) {
     return loss_;
 }
 
-void Kernel::gradient(double* g) const {
-    const Params p(theta_, dim());
-    const double n = static_cast<double>(data_->n());
-    const std::size_t m = m_;
+namespace {
+
+// The hot per-neuron loops, as functions with restrict-qualified arguments so the compiler can
+// vectorise them (restrict on local copies is not enough for GCC).
+
+// gw = v S1 / n, gb = v S0 / n, gv = (w S1 + b S0) / n
+void assemble_gradient(std::size_t m, double inv_n, const double* __restrict w, const double* __restrict b,
+                       const double* __restrict v, const double* __restrict S0, const double* __restrict S1,
+                       double* __restrict gw, double* __restrict gb, double* __restrict gv) {
     for (std::size_t k = 0; k < m; ++k) {
-        g[k] = p.v[k] * S1_[k] / n;
-        g[m + k] = p.v[k] * S0_[k] / n;
-        g[2 * m + k] = (p.w[k] * S1_[k] + p.b[k] * S0_[k]) / n;
+        gw[k] = v[k] * S1[k] * inv_n;
+        gb[k] = v[k] * S0[k] * inv_n;
+        gv[k] = (w[k] * S1[k] + b[k] * S0[k]) * inv_n;
     }
-    g[3 * m] = rsum_ / n;
+}
+
+// alpha = v uw + uv w, beta = v ub + uv b: the coefficients of J u.
+void jvp_coefficients(std::size_t m, const double* __restrict w, const double* __restrict b,
+                      const double* __restrict v, const double* __restrict uw, const double* __restrict ub,
+                      const double* __restrict uv, double* __restrict alpha, double* __restrict beta) {
+    for (std::size_t k = 0; k < m; ++k) {
+        alpha[k] = v[k] * uw[k] + uv[k] * w[k];
+        beta[k] = v[k] * ub[k] + uv[k] * b[k];
+    }
+}
+
+// (H u) from J^T s (T0, T1) and the residual block R (S0, S1).
+void assemble_hvp(std::size_t m, double inv_n, const double* __restrict w, const double* __restrict b,
+                  const double* __restrict v, const double* __restrict uw, const double* __restrict ub,
+                  const double* __restrict uv, const double* __restrict S0, const double* __restrict S1,
+                  const double* __restrict T0, const double* __restrict T1, double* __restrict ow,
+                  double* __restrict ob, double* __restrict ov) {
+    for (std::size_t k = 0; k < m; ++k) {
+        ow[k] = (v[k] * T1[k] + S1[k] * uv[k]) * inv_n;
+        ob[k] = (v[k] * T0[k] + S0[k] * uv[k]) * inv_n;
+        ov[k] = ((w[k] * T1[k] + b[k] * T0[k]) + (S1[k] * uw[k] + S0[k] * ub[k])) * inv_n;
+    }
+}
+
+}  // namespace
+
+double Kernel::gradient(double* g) const {
+    const std::size_t m = m_;
+    const double* th = theta_;
+    assemble_gradient(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, S0_.data(), S1_.data(), g,
+                      g + m, g + 2 * m);
+    g[3 * m] = rsum_ / static_cast<double>(data_->n());
+    return dot(g, g, dim());
 }
 
 void Kernel::hvp(const double* u, double* out) {
-    const Params p(theta_, dim());
     const std::size_t m = m_;
-    const double n = static_cast<double>(data_->n());
-    const double *uw = u, *ub = u + m, *uv = u + 2 * m;
+    const double* th = theta_;
+    const double inv_n = 1.0 / static_cast<double>(data_->n());
     // J u: s_i = uc + sum_{k active} (alpha_k x_i + beta_k)
-    for (std::size_t k = 0; k < m; ++k) {
-        alpha_[k] = p.v[k] * uw[k] + uv[k] * p.w[k];
-        beta_[k] = p.v[k] * ub[k] + uv[k] * p.b[k];
-    }
+    jvp_coefficients(m, th, th + m, th + 2 * m, u, u + m, u + 2 * m, alpha_.data(), beta_.data());
     linear_sweep(alpha_.data(), beta_.data(), u[3 * m], s_.data());
     // J^T s / n + R u
     const double ssum = residual_sums(s_.data(), T0_.data(), T1_.data());
-    for (std::size_t k = 0; k < m; ++k) {
-        out[k] = (p.v[k] * T1_[k] + S1_[k] * uv[k]) / n;
-        out[m + k] = (p.v[k] * T0_[k] + S0_[k] * uv[k]) / n;
-        out[2 * m + k] = ((p.w[k] * T1_[k] + p.b[k] * T0_[k]) + (S1_[k] * uw[k] + S0_[k] * ub[k])) / n;
-    }
-    out[3 * m] = ssum / n;
+    assemble_hvp(m, inv_n, th, th + m, th + 2 * m, u, u + m, u + 2 * m, S0_.data(), S1_.data(), T0_.data(),
+                 T1_.data(), out, out + m, out + 2 * m);
+    out[3 * m] = ssum * inv_n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,6 +277,21 @@ std::size_t first_true(Pred pred, std::size_t n, std::size_t g) {
     return static_cast<std::size_t>(b);
 }
 
+// alpha = v w, beta = v b: the forward pass's coefficients.
+void product_coefficients(std::size_t m, const double* __restrict w, const double* __restrict b,
+                          const double* __restrict v, double* __restrict alpha, double* __restrict beta) {
+    for (std::size_t k = 0; k < m; ++k) {
+        alpha[k] = v[k] * w[k];
+        beta[k] = v[k] * b[k];
+    }
+}
+
+// T_k = sum over [lo_k, hi_k) from a double-double prefix sum (hi, lo).
+void interval_sums(std::size_t m, const std::size_t* __restrict lo, const std::size_t* __restrict hi,
+                   const double* __restrict phi, const double* __restrict plo, double* __restrict T) {
+    for (std::size_t k = 0; k < m; ++k) T[k] = (phi[hi[k]] - phi[lo[k]]) + (plo[hi[k]] - plo[lo[k]]);
+}
+
 // d[idx] += t kept exact as a double-double (hi, lo).
 inline void scatter(double* hi, double* lo, std::size_t idx, double t) {
     double e;
@@ -256,10 +303,16 @@ inline void scatter(double* hi, double* lo, std::size_t idx, double t) {
 
 FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::move(data)) {
     const std::size_t n = data_->n();
-    for (auto* vec : {&dA_hi_, &dA_lo_, &dB_hi_, &dB_lo_}) vec->assign(n + 1, 0.0);
+    for (auto* vec : {&dA_hi_, &dA_lo_, &dB_hi_, &dB_lo_}) vec->assign(2 * n + 2, 0.0);
+    for (auto* vec : {&sufA_hi_, &sufA_lo_, &sufB_hi_, &sufB_lo_}) vec->assign(n + 1, 0.0);
     P0_.resize(n);
     P1_.resize(n);
     tx_.assign(n, 0.0);
+    xpad_.assign(n + 2, 0.0);
+    const double inf = std::numeric_limits<double>::infinity();
+    xpad_[0] = -inf;
+    std::copy(data_->x(), data_->x() + n, xpad_.begin() + 1);
+    xpad_[n + 1] = inf;
 }
 
 void FastKernel::locate(const Params& p) {
@@ -268,61 +321,101 @@ void FastKernel::locate(const Params& p) {
     if (boundary_.size() != m) boundary_.assign(m, n / 2);
     lo_.resize(m);
     hi_.resize(m);
-    for (std::size_t k = 0; k < m; ++k) {
-        const double w = p.w[k], b = p.b[k];
-        if (w > 0.0) {  // active on a suffix
-            const std::size_t q = first_true([&](std::size_t i) { return is_active(w, b, x[i]); }, n, boundary_[k]);
-            boundary_[k] = q;
-            lo_[k] = q;
-            hi_[k] = n;
-        } else if (w < 0.0) {  // active on a prefix
-            const std::size_t q = first_true([&](std::size_t i) { return !is_active(w, b, x[i]); }, n, boundary_[k]);
-            boundary_[k] = q;
-            lo_[k] = 0;
-            hi_[k] = q;
-        } else {  // w == 0 (or NaN): the same predicate at every point
-            lo_[k] = 0;
-            hi_[k] = is_active(w, b, x[0]) ? n : 0;
+    slot_.resize(m);
+    moved_.resize(m);
+    // Pass 1, branch-free (vectorisable): assume each boundary q is where it was. For w > 0 the
+    // predicate pred(i) = active(x_i), for w < 0 pred(i) = inactive(x_i), is monotone
+    // false..true and q is its first true; q is still right iff pred(q - 1) is false and pred(q)
+    // is true. xpad's -inf/+inf sentinels make pred(-1) false and pred(n) true for finite w != 0.
+    {
+        const double* __restrict w = p.w;
+        const double* __restrict b = p.b;
+        const double* __restrict xp = xpad_.data();
+        const std::size_t* __restrict bnd = boundary_.data();
+        std::size_t* __restrict lo = lo_.data();
+        std::size_t* __restrict hi = hi_.data();
+        std::size_t* __restrict slot = slot_.data();
+        std::size_t* __restrict moved = moved_.data();
+        for (std::size_t k = 0; k < m; ++k) {
+            const std::size_t q = bnd[k];
+            const bool neg = w[k] < 0.0;
+            const bool before = is_active(w[k], b[k], xp[q]);      // active(x_{q-1})
+            const bool at = is_active(w[k], b[k], xp[q + 1]);      // active(x_q)
+            moved[k] = static_cast<std::size_t>((before != neg) | (at == neg));
+            lo[k] = neg ? 0 : q;
+            hi[k] = neg ? q : n;
+            slot[k] = neg ? n + 1 + q : q;
         }
+    }
+    // Pass 2: the few neurons whose boundary moved (or w == 0): gallop from the old boundary.
+    for (std::size_t k = 0; k < m; ++k) {
+        if (!moved_[k]) continue;
+        const double w = p.w[k], b = p.b[k];
+        std::size_t q;
+        if (w > 0.0) {
+            q = first_true([&](std::size_t i) { return is_active(w, b, x[i]); }, n, boundary_[k]);
+        } else if (w < 0.0) {
+            q = first_true([&](std::size_t i) { return !is_active(w, b, x[i]); }, n, boundary_[k]);
+        } else {  // w == 0 (or NaN): the same predicate at every point
+            const bool all = is_active(w, b, x[0]);
+            lo_[k] = 0;
+            hi_[k] = all ? n : 0;
+            slot_[k] = all ? 0 : n;
+            continue;
+        }
+        boundary_[k] = q;
+        lo_[k] = w < 0.0 ? 0 : q;
+        hi_[k] = w < 0.0 ? q : n;
+        slot_[k] = w < 0.0 ? n + 1 + q : q;
     }
 }
 
 void FastKernel::linear_sweep(const double* alpha, const double* beta, double c0, double* s) {
-    // s_i = c0 + A_i x_i + B_i, A_i = sum_{k active at i} alpha_k, B_i likewise, by difference arrays.
+    // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise): each neuron
+    // enters one difference array slot; a backward sweep sums the prefix-active neurons, a forward
+    // sweep the suffix-active ones. All sums are double-double.
     const std::size_t n = data_->n(), m = m_;
     const double* x = data_->x();
     for (auto* vec : {&dA_hi_, &dA_lo_, &dB_hi_, &dB_lo_}) std::fill(vec->begin(), vec->end(), 0.0);
     double *ah = dA_hi_.data(), *al = dA_lo_.data(), *bh = dB_hi_.data(), *bl = dB_lo_.data();
+    const std::size_t* slot = slot_.data();
     for (std::size_t k = 0; k < m; ++k) {
-        const std::size_t lo = lo_[k], hi = hi_[k];
-        if (lo >= hi) continue;
-        scatter(ah, al, lo, alpha[k]);
-        scatter(bh, bl, lo, beta[k]);
-        if (hi < n) {
-            scatter(ah, al, hi, -alpha[k]);
-            scatter(bh, bl, hi, -beta[k]);
-        }
+        scatter(ah, al, slot[k], alpha[k]);
+        scatter(bh, bl, slot[k], beta[k]);
     }
     scatter(bh, bl, 0, c0);
+    // backward: neurons active on [0, hi) sit at slot n + 1 + hi and count for every i < hi
+    double *sah = sufA_hi_.data(), *sal = sufA_lo_.data(), *sbh = sufB_hi_.data(), *sbl = sufB_lo_.data();
+    {
+        CompensatedSum A, B;
+        for (std::size_t i = n; i-- > 0;) {
+            const std::size_t j = n + 2 + i;  // slot of hi = i + 1
+            A.add(ah[j]);
+            A.lo += al[j];
+            B.add(bh[j]);
+            B.lo += bl[j];
+            sah[i] = A.hi; sal[i] = A.lo; sbh[i] = B.hi; sbl[i] = B.lo;
+        }
+    }
     CompensatedSum A, B;
     for (std::size_t i = 0; i < n; ++i) {
         A.add(ah[i]);
         A.lo += al[i];
         B.add(bh[i]);
         B.lo += bl[i];
-        // (A.hi + A.lo) x + (B.hi + B.lo) with one rounding on the leading part
-        s[i] = std::fma(A.hi, x[i], B.hi) + (A.lo * x[i] + B.lo);
+        double ahi, ae, bhi, be;
+        two_sum(A.hi, sah[i], ahi, ae);
+        two_sum(B.hi, sbh[i], bhi, be);
+        const double alo = ae + (A.lo + sal[i]);
+        const double blo = be + (B.lo + sbl[i]);
+        // (ahi + alo) x + (bhi + blo) with one rounding on the leading part
+        s[i] = std::fma(ahi, x[i], bhi) + (alo * x[i] + blo);
     }
 }
 
 void FastKernel::forward(const Params& p, double* r) {
-    double* alpha = alpha_.data();
-    double* beta = beta_.data();
-    for (std::size_t k = 0; k < p.m; ++k) {
-        alpha[k] = p.v[k] * p.w[k];
-        beta[k] = p.v[k] * p.b[k];
-    }
-    linear_sweep(alpha, beta, p.c, r);
+    product_coefficients(p.m, p.w, p.b, p.v, alpha_.data(), beta_.data());
+    linear_sweep(alpha_.data(), beta_.data(), p.c, r);
     const double* y = data_->y();
     for (std::size_t i = 0; i < data_->n(); ++i) r[i] -= y[i];
 }
@@ -333,10 +426,8 @@ double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
     for (std::size_t i = 0; i < n; ++i) tx_[i] = t[i] * x[i];
     prefix_sum(t, n, P0_);
     prefix_sum(tx_.data(), n, P1_);
-    for (std::size_t k = 0; k < m_; ++k) {
-        T0[k] = P0_.range(lo_[k], hi_[k]);
-        T1[k] = P1_.range(lo_[k], hi_[k]);
-    }
+    interval_sums(m_, lo_.data(), hi_.data(), P0_.hi.data(), P0_.lo.data(), T0);
+    interval_sums(m_, lo_.data(), hi_.data(), P1_.hi.data(), P1_.lo.data(), T1);
     return P0_.hi[n] + P0_.lo[n];
 }
 

@@ -1,4 +1,5 @@
 #include "relu1d/lanczos.hpp"
+#include "relu1d/numerics.hpp"
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
@@ -20,12 +21,6 @@ struct SplitMix64 {
         return static_cast<double>(z >> 11) * 0x1.0p-52 - 1.0;
     }
 };
-
-double dot(const double* a, const double* b, std::size_t n) {
-    double s = 0.0;
-    for (std::size_t i = 0; i < n; ++i) s += a[i] * b[i];
-    return s;
-}
 
 // w -= Q[0..j) (Q^T w), twice ("twice is enough", Parlett/Kahan).
 void orthogonalise(double* w, const double* Q, std::size_t j, std::size_t dim) {

@@ -44,10 +44,7 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
     const std::int64_t end = step_ + max_steps;
     while (step_ < end) {
         const double loss = kernel_->prepare(theta_.data(), dim);
-        kernel_->gradient(grad_.data());
-        double gg = 0.0;
-        for (double g : grad_) gg += g * g;
-        const double gnorm = std::sqrt(gg);
+        const double gnorm = std::sqrt(kernel_->gradient(grad_.data()));
         last_loss_ = loss;
         last_grad_norm_ = gnorm;
         if (!std::isfinite(loss) || !std::isfinite(gnorm) || (opt.max_loss > 0.0 && loss > opt.max_loss)) {

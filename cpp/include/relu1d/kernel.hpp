@@ -38,7 +38,8 @@ public:
     const double* residuals() const { return r_.data(); }  // f(x_i) - y_i in sorted order
 
     // dL/dw = v S1/n, dL/db = v S0/n, dL/dv = (w S1 + b S0)/n, dL/dc = sum r/n.
-    void gradient(double* g) const;
+    // Returns ||g||^2.
+    double gradient(double* g) const;
     // H u = J^T (J u) / n + R u (R: the residual term, one 3x3 block per neuron).
     void hvp(const double* u, double* out);
     // The dense (3m+1) x (3m+1) Hessian, row-major (it is symmetric).
@@ -109,7 +110,14 @@ protected:
 private:
     std::vector<std::size_t> lo_, hi_;     // active interval of each neuron
     std::vector<std::size_t> boundary_;    // last boundary found (galloping start)
-    std::vector<double> dA_hi_, dA_lo_, dB_hi_, dB_lo_;  // difference arrays (double-double)
+    // Where each neuron's coefficients enter the difference arrays: slot lo (< n + 1) for a
+    // neuron active on a suffix [lo, n) (summed forwards), slot n + 1 + hi for one active on a
+    // prefix [0, hi) (summed backwards). Slots n and n + 1 are never read (empty sets).
+    std::vector<std::size_t> slot_;
+    std::vector<std::size_t> moved_;      // boundary changed since the last call
+    std::vector<double> xpad_;             // [-inf, x_0 .. x_{n-1}, +inf]: branch-free boundary checks
+    std::vector<double> dA_hi_, dA_lo_, dB_hi_, dB_lo_;  // difference arrays (double-double), 2n + 2
+    std::vector<double> sufA_hi_, sufA_lo_, sufB_hi_, sufB_lo_;  // backward sums of the prefix part
     std::vector<double> tx_;
     PrefixSum P0_, P1_;
 };
