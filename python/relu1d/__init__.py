@@ -7,8 +7,14 @@ Parameters live in one float64 vector ``theta = [w(m), b(m), v(m), c]`` of lengt
 from __future__ import annotations
 
 from ._version import __version__
+from .checkpoint import CheckpointError
+from .data import TARGETS, load_data, make_data, target_function
 from .objective import KERNELS, Objective
 from .params import INIT_SCHEMES, init_params, pack, predict, unpack, width_of
+from .run import History, Run
+from .schedule import StepSize
+from .spectrum import EigenResult, hessian_eigenvalues, sharpness
+from .train import resume, train
 
 __all__ = [
     "__version__",
@@ -20,4 +26,17 @@ __all__ = [
     "unpack",
     "width_of",
     "predict",
+    "sharpness",
+    "hessian_eigenvalues",
+    "EigenResult",
+    "train",
+    "resume",
+    "Run",
+    "History",
+    "StepSize",
+    "CheckpointError",
+    "make_data",
+    "load_data",
+    "target_function",
+    "TARGETS",
 ]

@@ -1,0 +1,244 @@
+"""The result of a GD run: final parameters, status, history, and its file format."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._version import __version__
+from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+
+__all__ = ["Run", "History", "STATUSES", "HISTORY_KEYS"]
+
+STATUSES = ("max_steps", "converged", "diverged", "interrupted", "stopped")
+HISTORY_KEYS = ("step", "loss", "grad_norm", "lr", "knots", "sharpness", "sharpness_residual",
+                "sharpness_products", "time")
+_INT_KEYS = ("step", "knots", "sharpness_products")
+
+
+class History(Mapping):
+    """Recorded rows of a run, as a read-only mapping of column name -> numpy array.
+
+    Columns: ``step``; ``loss`` (L at that step, before the update); ``grad_norm``; ``lr``;
+    ``knots`` (neurons whose knot separates the data); ``sharpness`` (top Hessian eigenvalue, NaN
+    where not measured); ``sharpness_residual`` (||H q - lambda q||); ``sharpness_products``
+    (Hessian-vector products spent); ``time`` (wall seconds since the run began).
+    """
+
+    def __init__(self, columns: dict | None = None):
+        self._chunks = []
+        self._cache = None
+        if columns:
+            self.append(columns)
+
+    def append(self, chunk: dict) -> None:
+        if len(chunk["step"]):
+            self._chunks.append({k: np.asarray(chunk[k]) for k in HISTORY_KEYS})
+            self._cache = None
+
+    def _columns(self) -> dict:
+        if self._cache is None:
+            if not self._chunks:
+                self._cache = {k: np.empty(0, dtype=np.int64 if k in _INT_KEYS else np.float64)
+                               for k in HISTORY_KEYS}
+            else:
+                self._cache = {k: np.concatenate([c[k] for c in self._chunks]) for k in HISTORY_KEYS}
+                self._chunks = [self._cache]
+        return self._cache
+
+    def __getitem__(self, key):
+        if key not in HISTORY_KEYS:
+            raise KeyError(f"{key!r} (history columns: {', '.join(HISTORY_KEYS)})")
+        return self._columns()[key]
+
+    def __iter__(self):
+        return iter(HISTORY_KEYS)
+
+    def __len__(self):
+        return len(HISTORY_KEYS)
+
+    @property
+    def rows(self) -> int:
+        return sum(len(c["step"]) for c in self._chunks)
+
+    def last(self, key: str, default=np.nan):
+        """Last finite value of a column (e.g. the latest measured sharpness)."""
+        col = self[key]
+        if col.dtype.kind == "f":
+            col = col[np.isfinite(col)]
+        return col[-1] if col.size else default
+
+    def __repr__(self) -> str:
+        return f"History({self.rows} rows: {', '.join(HISTORY_KEYS)})"
+
+
+class Run:
+    """A gradient-descent run: where it ended, why, and what was recorded on the way.
+
+    Attributes
+    ----------
+    theta : ndarray
+        Final parameters (after divergence: the last iterate with a finite, bounded loss).
+    steps : int
+        GD steps done since the run's first start (resumes included); ``theta`` is the iterate
+        after that many steps.
+    status : str
+        ``"max_steps"``, ``"converged"`` (gradient-norm or loss tolerance met), ``"diverged"``
+        (non-finite or exploding loss), ``"interrupted"`` (Ctrl-C) or ``"stopped"`` (a callback
+        asked to stop).
+    history : History
+        Recorded rows (see :class:`History`).
+    objective : Objective
+        The data and kernel.
+    config : dict
+        Training options (step size schedule, clipping, intervals, tolerances).
+    eigvec : ndarray or None
+        Last top Hessian eigenvector (the warm start of the next sharpness measurement).
+    wall_time : float
+        Seconds spent training, resumes included.
+    """
+
+    def __init__(self, *, objective, theta, theta0, steps, status, history, config, eigvec, wall_time,
+                 final_loss=np.nan, final_grad_norm=np.nan, diverged_loss=None, version=__version__):
+        self.objective = objective
+        self.theta = theta
+        self.theta0 = theta0
+        self.steps = int(steps)
+        self.status = status
+        self.history = history
+        self.config = config
+        self.eigvec = eigvec
+        self.wall_time = float(wall_time)
+        self.final_loss = float(final_loss)
+        self.final_grad_norm = float(final_grad_norm)
+        self.diverged_loss = diverged_loss
+        self.version = version
+
+    # -- summaries -------------------------------------------------------------------------------
+    @property
+    def width(self) -> int:
+        return (self.theta.size - 1) // 3
+
+    @property
+    def lr(self) -> float:
+        """Step size at the final step (from the recorded column, else the schedule's first)."""
+        lr = self.history.last("lr", default=np.nan)
+        if np.isfinite(lr):
+            return float(lr)
+        sched = self.config.get("lr")
+        return float(sched[-1][1]) if sched else float("nan")
+
+    @property
+    def sharpness(self) -> float:
+        """Last measured sharpness (NaN if never measured)."""
+        return float(self.history.last("sharpness"))
+
+    @property
+    def edge_of_stability(self) -> float:
+        """2 / lr at the final step."""
+        return 2.0 / self.lr
+
+    def summary(self) -> str:
+        lines = [
+            f"status            {self.status}",
+            f"steps             {self.steps:,}",
+            f"final loss        {self.final_loss:.6g}   (L = 1/(2n) sum r^2)",
+            f"grad norm         {self.final_grad_norm:.3g}",
+        ]
+        if np.isfinite(self.sharpness):
+            lines.append(f"sharpness         {self.sharpness:.6g}   (2/lr = {self.edge_of_stability:.6g}, "
+                         f"ratio {self.sharpness / self.edge_of_stability:.3f})")
+        if self.history.rows:
+            lines.append(f"knots in data     {int(self.history['knots'][-1])} of {self.width} neurons")
+        if self.diverged_loss is not None:
+            lines.append(f"diverging loss    {self.diverged_loss:.3g}")
+        lines.append(f"wall time         {self.wall_time:.2f} s")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        sharp = (f", sharpness={self.sharpness:.4g} vs 2/lr={self.edge_of_stability:.4g}"
+                 if np.isfinite(self.sharpness) else "")
+        return (f"Run(status={self.status!r}, steps={self.steps:,}, loss={self.final_loss:.4g}{sharp}, "
+                f"time={self.wall_time:.2f}s, n={self.objective.n}, width={self.width})")
+
+    # -- export ----------------------------------------------------------------------------------
+    def to_dataframe(self):
+        """The history as a pandas DataFrame indexed by step (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Run.to_dataframe needs pandas: pip install pandas") from None
+        return pd.DataFrame({k: self.history[k] for k in HISTORY_KEYS}).set_index("step")
+
+    def plot(self, axes=None):
+        """Loss and sharpness against steps, with the 2/lr line (needs matplotlib).
+
+        Returns the two matplotlib axes.
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("Run.plot needs matplotlib: pip install matplotlib") from None
+        if axes is None:
+            _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+        ax_loss, ax_sharp = axes
+        h = self.history
+        ax_loss.semilogy(h["step"], h["loss"], lw=1)
+        ax_loss.set_xlabel("step")
+        ax_loss.set_ylabel("training loss")
+        measured = np.isfinite(h["sharpness"])
+        ax_sharp.plot(h["step"][measured], h["sharpness"][measured], lw=1, label="sharpness")
+        ax_sharp.plot(h["step"], 2.0 / h["lr"], "k--", lw=1, label="2 / lr")
+        ax_sharp.set_xlabel("step")
+        ax_sharp.set_ylabel("top Hessian eigenvalue")
+        ax_sharp.legend(loc="lower right")
+        return axes
+
+    # -- files -----------------------------------------------------------------------------------
+    def _arrays_and_meta(self):
+        arrays = {"theta": self.theta, "theta0": self.theta0, "x": self.objective.x, "y": self.objective.y,
+                  "eigvec": self.eigvec if self.eigvec is not None else np.empty(0)}
+        for k in HISTORY_KEYS:
+            arrays["history_" + k] = self.history[k]
+        meta = {"steps": self.steps, "status": self.status, "config": self.config, "wall_time": self.wall_time,
+                "final_loss": self.final_loss, "final_grad_norm": self.final_grad_norm,
+                "diverged_loss": self.diverged_loss, "version": __version__,
+                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        return arrays, meta
+
+    def save(self, path) -> str:
+        """Write the run to ``path`` (npz + JSON metadata, no pickle; atomic)."""
+        arrays, meta = self._arrays_and_meta()
+        return write_checkpoint(path, arrays, meta)
+
+    @classmethod
+    def load(cls, path) -> "Run":
+        """Read a run or checkpoint written by :meth:`save` or by ``train(checkpoint=...)``."""
+        from .objective import Objective
+
+        arrays, meta = read_checkpoint(path)
+        need = ["theta", "theta0", "x", "y", "eigvec"] + ["history_" + k for k in HISTORY_KEYS]
+        missing = [k for k in need if k not in arrays]
+        if missing:
+            raise CheckpointError(f"path: {path} lacks {missing}: truncated or not a relu1d run file")
+        try:
+            config = meta["config"]
+            theta = np.asarray(arrays["theta"], dtype=np.float64)
+            objective = Objective(arrays["x"], arrays["y"], kernel=config.get("kernel", "fast"),
+                                  threads=config.get("threads"))
+            if theta.ndim != 1 or (theta.size - 1) % 3 != 0:
+                raise ValueError(f"theta has length {theta.size}")
+            eigvec = arrays["eigvec"] if arrays["eigvec"].size else None
+            if eigvec is not None and eigvec.size != theta.size:
+                raise ValueError("eigvec and theta lengths differ")
+            history = History({k: arrays["history_" + k] for k in HISTORY_KEYS})
+            return cls(objective=objective, theta=theta, theta0=np.asarray(arrays["theta0"], dtype=np.float64),
+                       steps=meta["steps"], status=meta["status"], history=history, config=config,
+                       eigvec=eigvec, wall_time=meta.get("wall_time", 0.0),
+                       final_loss=meta.get("final_loss", np.nan),
+                       final_grad_norm=meta.get("final_grad_norm", np.nan),
+                       diverged_loss=meta.get("diverged_loss"), version=meta.get("version", "?"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"path: {path} is corrupt ({exc})") from None

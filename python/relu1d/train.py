@@ -1,0 +1,291 @@
+"""Full-batch gradient descent driven in chunks: the steps run in C++, Python handles progress,
+callbacks, checkpoints and Ctrl-C between chunks (each chunk lasts about 50 ms)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import _core
+from ._validate import as_float, as_int, as_theta, as_threads
+from .objective import check_objective
+from .run import History, Run
+from .schedule import StepSize
+
+__all__ = ["train", "resume"]
+
+_CHUNK_SECONDS = 0.05       # wall time of one C++ chunk: bounds the Ctrl-C latency
+_CALLABLE_CHUNK = 16384     # steps per chunk when lr is a Python callable
+
+
+def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=None, clip=None,
+          grad_tol=0.0, loss_tol=0.0, max_loss=None, sharpness_tol=1e-10, sharpness_max_iter=300,
+          progress=None, checkpoint=None, checkpoint_every=None, checkpoint_seconds=None, callback=None,
+          threads=None) -> Run:
+    """Run full-batch gradient descent ``theta <- theta - lr_t * clip(grad L(theta))``.
+
+    Parameters
+    ----------
+    objective : relu1d.Objective
+        Data and kernel; ``L = 1/(2n) sum (f(x_i) - y_i)^2``.
+    theta0 : array_like, shape (3m+1,)
+        Initial parameters (see :func:`relu1d.init_params`).
+    lr : float, pairs (start_step, lr), dict or callable
+        Step size: constant, piecewise constant, or ``step -> lr``.
+    steps : int
+        Number of GD steps.
+    record_every : int, optional
+        Record loss, gradient norm, lr and knot count every this many steps (default:
+        ``max(1, steps // 10000)``, at most ~10^4 rows). Memory grows only with the rows.
+    sharpness_every : int, optional
+        Measure the sharpness (top Hessian eigenvalue, Lanczos warm-started from the last
+        eigenvector) every this many steps; 0 turns it off (default: ``record_every``).
+    clip : float, optional
+        Gradient-norm clipping: the step uses ``g * min(1, clip / ||g||)``.
+    grad_tol, loss_tol : float
+        Stop with status "converged" when ``||grad|| <= grad_tol`` or ``loss <= loss_tol``.
+    max_loss : float, optional
+        A loss above this (or a non-finite one) stops the run with status "diverged"; theta is then
+        the last iterate with an acceptable loss. Default: 1e6 times the larger of the initial loss
+        and the loss of the zero function.
+    sharpness_tol, sharpness_max_iter : float, int
+        Lanczos tolerance (relative residual) and step limit for each sharpness measurement.
+    progress : bool, optional
+        Show a progress bar (tqdm if installed); default: when stderr is a terminal.
+    checkpoint : str or path, optional
+        Write the run to this file every ``checkpoint_every`` steps and/or ``checkpoint_seconds``
+        seconds (default 60 s), and always when the run ends, is interrupted or diverges.
+    callback : callable, optional
+        ``callback(run)`` after every chunk (about 20 per second) with the partial :class:`Run`;
+        returning True stops the run with status "stopped".
+    threads : int, optional
+        Threads for the dense kernel (the fast kernel is single-threaded; results never depend on
+        the thread count).
+
+    Returns
+    -------
+    Run
+        Also on Ctrl-C (status "interrupted"), with everything computed so far.
+    """
+    obj = check_objective(objective)
+    theta0 = as_theta(theta0)
+    steps = as_int(steps, "steps", minimum=0)
+    schedule = StepSize(lr)
+    record_every = _interval(record_every, "record_every", default=max(1, steps // 10_000))
+    sharpness_every = record_every if sharpness_every is None else as_int(sharpness_every, "sharpness_every",
+                                                                          minimum=0)
+    if threads is not None and as_threads(threads) != (obj.threads or 0):
+        obj = obj.with_kernel(obj.kernel, threads=threads)
+    if max_loss is None:
+        base = max(obj.loss(theta0), 0.5 * float(np.mean(obj.y_sorted ** 2)))
+        max_loss = 1e6 * base if base > 0 else 1e6
+    config = {
+        "lr": schedule.to_json(),
+        "clip": None if clip is None else as_float(clip, "clip", positive=True),
+        "record_every": record_every,
+        "sharpness_every": sharpness_every,
+        "grad_tol": as_float(grad_tol, "grad_tol", nonnegative=True),
+        "loss_tol": as_float(loss_tol, "loss_tol", nonnegative=True),
+        "max_loss": as_float(max_loss, "max_loss", positive=True),
+        "sharpness_tol": as_float(sharpness_tol, "sharpness_tol", positive=True),
+        "sharpness_max_iter": as_int(sharpness_max_iter, "sharpness_max_iter", minimum=1),
+        "kernel": obj.kernel,
+        "threads": obj.threads,
+    }
+    run = Run(objective=obj, theta=theta0.copy(), theta0=theta0.copy(), steps=0, status="max_steps",
+              history=History(), config=config, eigvec=None, wall_time=0.0)
+    return _drive(run, schedule, steps, progress=progress, checkpoint=checkpoint,
+                  checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, callback=callback)
+
+
+def resume(path, *, steps, lr=None, progress=None, checkpoint=None, checkpoint_every=None,
+           checkpoint_seconds=None, callback=None) -> Run:
+    """Continue the run saved at ``path`` for ``steps`` more steps.
+
+    The result is bit-identical to the same run done in one go. The configuration comes from
+    the file; ``lr`` is needed only when the run used a callable step size (which cannot be
+    saved). Checkpoints go back to ``path`` unless ``checkpoint`` names another file.
+    """
+    run = Run.load(path)
+    steps = as_int(steps, "steps", minimum=0)
+    if lr is not None:
+        schedule = StepSize(lr)
+        run.config["lr"] = schedule.to_json()
+    elif run.config.get("lr") is None:
+        raise ValueError("lr: this run used a callable step size, which is not saved; pass lr= to resume")
+    else:
+        schedule = StepSize([tuple(p) for p in run.config["lr"]])
+    run.status = "max_steps"
+    run.diverged_loss = None
+    return _drive(run, schedule, steps, progress=progress, checkpoint=path if checkpoint is None else checkpoint,
+                  checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, callback=callback)
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _interval(value, name, *, default):
+    if value is None:
+        return default
+    return as_int(value, name, minimum=1)
+
+
+def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, checkpoint_every,
+           checkpoint_seconds, callback) -> Run:
+    cfg = run.config
+    if checkpoint is not None:
+        checkpoint = os.fspath(checkpoint)
+    if checkpoint_every is not None:
+        checkpoint_every = as_int(checkpoint_every, "checkpoint_every", minimum=1)
+    if checkpoint_seconds is not None:
+        checkpoint_seconds = as_float(checkpoint_seconds, "checkpoint_seconds", positive=True)
+    elif checkpoint is not None and checkpoint_every is None:
+        checkpoint_seconds = 60.0
+    if callback is not None and not callable(callback):
+        raise TypeError("callback: expected a callable taking the Run")
+
+    trainer = _core.Trainer(run.objective._core, run.theta, run.steps, run.eigvec)
+    start, end = run.steps, run.steps + steps
+    bar = _progress_bar(progress, steps)
+    t_begin, wall0 = time.perf_counter(), run.wall_time
+    last_save_time, last_save_step = t_begin, start
+    clip = cfg["clip"] or 0.0
+
+    def sync():
+        run.theta = trainer.theta
+        run.steps = trainer.step
+        run.eigvec = trainer.eigvec
+        run.wall_time = wall0 + (time.perf_counter() - t_begin)
+
+    with _deferred_sigint() as interrupted:
+        try:
+            while trainer.step < end:
+                chunk = end - trainer.step
+                if checkpoint_every:
+                    chunk = min(chunk, checkpoint_every - (trainer.step % checkpoint_every))
+                if schedule.function is not None:
+                    chunk = min(chunk, _CALLABLE_CHUNK)
+                starts, values = schedule.pieces(trainer.step, chunk)
+                before = trainer.step
+                reason, records = trainer.run(
+                    chunk, starts, values, clip, cfg["record_every"], cfg["sharpness_every"], cfg["grad_tol"],
+                    cfg["loss_tol"], cfg["max_loss"], cfg["sharpness_tol"], cfg["sharpness_max_iter"],
+                    _CHUNK_SECONDS, wall0 + (time.perf_counter() - t_begin))
+                run.history.append(records)
+                sync()
+                if bar is not None:
+                    bar.update(trainer.step - before, run)
+                if reason == "converged":
+                    run.status = "converged"
+                elif reason == "diverged":
+                    run.status = "diverged"
+                    run.diverged_loss = float(trainer.last_loss)
+                if run.status in ("converged", "diverged"):
+                    break
+                if interrupted():
+                    run.status = "interrupted"
+                    break
+                if callback is not None and callback(run) is True:
+                    run.status = "stopped"
+                    break
+                now = time.perf_counter()
+                due_steps = checkpoint_every and trainer.step - last_save_step >= checkpoint_every
+                due_time = checkpoint_seconds and now - last_save_time >= checkpoint_seconds
+                if checkpoint and (due_steps or due_time) and trainer.step < end:
+                    _finish(run)
+                    run.save(checkpoint)
+                    last_save_time, last_save_step = now, trainer.step
+        except KeyboardInterrupt:  # raised outside our handler (e.g. not the main thread)
+            sync()
+            run.status = "interrupted"
+        finally:
+            if bar is not None:
+                bar.close()
+    _finish(run)
+    if checkpoint:
+        run.save(checkpoint)
+    return run
+
+
+def _finish(run: Run) -> None:
+    """Loss and gradient norm at the final theta."""
+    loss, grad = run.objective.loss_and_grad(run.theta)
+    run.final_loss = float(loss)
+    run.final_grad_norm = float(np.linalg.norm(grad))
+
+
+@contextmanager
+def _deferred_sigint():
+    """Turn the first Ctrl-C into a flag checked between chunks (a second one raises at once)."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag.is_set
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if flag.is_set():
+            signal.signal(signal.SIGINT, previous if callable(previous) else signal.default_int_handler)
+            raise KeyboardInterrupt
+        flag.set()
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # signals unavailable here
+        yield flag.is_set
+        return
+    try:
+        yield flag.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Progress:
+    """A tqdm bar (steps/s, loss, sharpness) or, without tqdm, a line on stderr every second."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.done = 0
+        self.last_print = 0.0
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            self.bar = None
+        else:
+            self.bar = tqdm(total=total, unit="step", unit_scale=True, dynamic_ncols=True)
+
+    def update(self, n: int, run: Run) -> None:
+        self.done += n
+        loss = run.history.last("loss")
+        sharp = run.history.last("sharpness")
+        post = {"loss": f"{loss:.4g}"}
+        if np.isfinite(sharp):
+            post["sharpness"] = f"{sharp:.4g}"
+            post["2/lr"] = f"{2.0 / run.history.last('lr'):.4g}"
+        if self.bar is not None:
+            self.bar.update(n)
+            self.bar.set_postfix(post, refresh=False)
+        elif time.perf_counter() - self.last_print > 1.0 or self.done >= self.total:
+            self.last_print = time.perf_counter()
+            extra = " ".join(f"{k}={v}" for k, v in post.items())
+            pct = 100.0 * self.done / self.total if self.total else 100.0
+            print(f"\r{self.done:,}/{self.total:,} steps ({pct:5.1f}%) {extra}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        else:
+            print(file=sys.stderr)
+
+
+def _progress_bar(progress, total):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    return _Progress(total) if progress and total > 0 else None
+
+
