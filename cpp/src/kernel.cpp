@@ -286,28 +286,35 @@ void product_coefficients(std::size_t m, const double* __restrict w, const doubl
     }
 }
 
-// T_k = sum over [lo_k, hi_k) from a double-double prefix sum (hi, lo).
+// T0_k, T1_k = sums over [lo_k, hi_k) from the interleaved prefix entries P[4 i .. 4 i + 3].
 void interval_sums(std::size_t m, const std::size_t* __restrict lo, const std::size_t* __restrict hi,
-                   const double* __restrict phi, const double* __restrict plo, double* __restrict T) {
-    for (std::size_t k = 0; k < m; ++k) T[k] = (phi[hi[k]] - phi[lo[k]]) + (plo[hi[k]] - plo[lo[k]]);
+                   const double* __restrict P, double* __restrict T0, double* __restrict T1) {
+    for (std::size_t k = 0; k < m; ++k) {
+        const double* a = P + 4 * lo[k];
+        const double* b = P + 4 * hi[k];
+        T0[k] = (b[0] - a[0]) + (b[1] - a[1]);
+        T1[k] = (b[2] - a[2]) + (b[3] - a[3]);
+    }
 }
 
-// d[idx] += t kept exact as a double-double (hi, lo).
-inline void scatter(double* hi, double* lo, std::size_t idx, double t) {
-    double e;
-    two_sum(hi[idx], t, hi[idx], e);
-    lo[idx] += e;
+// d[2 slot_k] += alpha_k, d[2 slot_k + 1] += beta_k.
+void scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const double* __restrict alpha,
+                   const double* __restrict beta, double* __restrict d) {
+    for (std::size_t k = 0; k < m; ++k) {
+        double* e = d + 2 * slot[k];
+        e[0] += alpha[k];
+        e[1] += beta[k];
+    }
 }
+
 
 }  // namespace
 
 FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::move(data)) {
     const std::size_t n = data_->n();
-    for (auto* vec : {&dA_hi_, &dA_lo_, &dB_hi_, &dB_lo_}) vec->assign(2 * n + 2, 0.0);
-    for (auto* vec : {&sufA_hi_, &sufA_lo_, &sufB_hi_, &sufB_lo_}) vec->assign(n + 1, 0.0);
-    P0_.resize(n);
-    P1_.resize(n);
-    tx_.assign(n, 0.0);
+    dAB_.assign(2 * (2 * n + 2), 0.0);
+    suffix_.assign(4 * (n + 1), 0.0);
+    P_.assign(4 * (n + 1), 0.0);
     xpad_.assign(n + 2, 0.0);
     const double inf = std::numeric_limits<double>::infinity();
     xpad_[0] = -inf;
@@ -347,9 +354,17 @@ void FastKernel::locate(const Params& p) {
             slot[k] = neg ? n + 1 + q : q;
         }
     }
-    // Pass 2: the few neurons whose boundary moved (or w == 0): gallop from the old boundary.
+    // Compact the moved neurons' indices in place (branch-free append; k >= count always).
+    std::size_t count = 0;
     for (std::size_t k = 0; k < m; ++k) {
-        if (!moved_[k]) continue;
+        const std::size_t flag = moved_[k];
+        moved_[count] = k;
+        count += flag;
+    }
+    moved_count_ = count;
+    // Pass 2: the few neurons whose boundary moved (or w == 0): gallop from the old boundary.
+    for (std::size_t j = 0; j < moved_count_; ++j) {
+        const std::size_t k = moved_[j];
         const double w = p.w[k], b = p.b[k];
         std::size_t q;
         if (w > 0.0) {
@@ -371,43 +386,34 @@ void FastKernel::locate(const Params& p) {
 }
 
 void FastKernel::linear_sweep(const double* alpha, const double* beta, double c0, double* s) {
-    // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise): each neuron
-    // enters one difference array slot; a backward sweep sums the prefix-active neurons, a forward
-    // sweep the suffix-active ones. All sums are double-double.
+    // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise). Each neuron
+    // adds its coefficients to one slot; a backward sweep sums the prefix-active neurons, a forward
+    // sweep the suffix-active ones, both double-double.
     const std::size_t n = data_->n(), m = m_;
     const double* x = data_->x();
-    for (auto* vec : {&dA_hi_, &dA_lo_, &dB_hi_, &dB_lo_}) std::fill(vec->begin(), vec->end(), 0.0);
-    double *ah = dA_hi_.data(), *al = dA_lo_.data(), *bh = dB_hi_.data(), *bl = dB_lo_.data();
-    const std::size_t* slot = slot_.data();
-    for (std::size_t k = 0; k < m; ++k) {
-        scatter(ah, al, slot[k], alpha[k]);
-        scatter(bh, bl, slot[k], beta[k]);
-    }
-    scatter(bh, bl, 0, c0);
-    // backward: neurons active on [0, hi) sit at slot n + 1 + hi and count for every i < hi
-    double *sah = sufA_hi_.data(), *sal = sufA_lo_.data(), *sbh = sufB_hi_.data(), *sbl = sufB_lo_.data();
-    {
+    std::fill(dAB_.begin(), dAB_.end(), 0.0);
+    scatter_pairs(m, slot_.data(), alpha, beta, dAB_.data());
+    dAB_[1] += c0;  // c0 counts everywhere: slot 0 of the forward part
+    const double* d = dAB_.data();
+    double* suf = suffix_.data();
+    {  // backward: neurons active on [0, hi) sit at slot n + 1 + hi and count for every i < hi
         CompensatedSum A, B;
         for (std::size_t i = n; i-- > 0;) {
             const std::size_t j = n + 2 + i;  // slot of hi = i + 1
-            A.add(ah[j]);
-            A.lo += al[j];
-            B.add(bh[j]);
-            B.lo += bl[j];
-            sah[i] = A.hi; sal[i] = A.lo; sbh[i] = B.hi; sbl[i] = B.lo;
+            A.add(d[2 * j]);
+            B.add(d[2 * j + 1]);
+            suf[4 * i] = A.hi; suf[4 * i + 1] = A.lo; suf[4 * i + 2] = B.hi; suf[4 * i + 3] = B.lo;
         }
     }
     CompensatedSum A, B;
     for (std::size_t i = 0; i < n; ++i) {
-        A.add(ah[i]);
-        A.lo += al[i];
-        B.add(bh[i]);
-        B.lo += bl[i];
+        A.add(d[2 * i]);
+        B.add(d[2 * i + 1]);
         double ahi, ae, bhi, be;
-        two_sum(A.hi, sah[i], ahi, ae);
-        two_sum(B.hi, sbh[i], bhi, be);
-        const double alo = ae + (A.lo + sal[i]);
-        const double blo = be + (B.lo + sbl[i]);
+        two_sum(A.hi, suf[4 * i], ahi, ae);
+        two_sum(B.hi, suf[4 * i + 2], bhi, be);
+        const double alo = ae + (A.lo + suf[4 * i + 1]);
+        const double blo = be + (B.lo + suf[4 * i + 3]);
         // (ahi + alo) x + (bhi + blo) with one rounding on the leading part
         s[i] = std::fma(ahi, x[i], bhi) + (alo * x[i] + blo);
     }
@@ -421,14 +427,21 @@ void FastKernel::forward(const Params& p, double* r) {
 }
 
 double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
+    // Interleaved double-double prefix sums of t_i and t_i x_i; each neuron's sums are differences
+    // of two prefix entries.
     const std::size_t n = data_->n();
     const double* x = data_->x();
-    for (std::size_t i = 0; i < n; ++i) tx_[i] = t[i] * x[i];
-    prefix_sum(t, n, P0_);
-    prefix_sum(tx_.data(), n, P1_);
-    interval_sums(m_, lo_.data(), hi_.data(), P0_.hi.data(), P0_.lo.data(), T0);
-    interval_sums(m_, lo_.data(), hi_.data(), P1_.hi.data(), P1_.lo.data(), T1);
-    return P0_.hi[n] + P0_.lo[n];
+    double* P = P_.data();
+    CompensatedSum s0, s1;
+    P[0] = P[1] = P[2] = P[3] = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        s0.add(t[i]);
+        s1.add(t[i] * x[i]);
+        double* e = P + 4 * (i + 1);
+        e[0] = s0.hi; e[1] = s0.lo; e[2] = s1.hi; e[3] = s1.lo;
+    }
+    interval_sums(m_, lo_.data(), hi_.data(), P, T0, T1);
+    return s0.value();
 }
 
 void FastKernel::hessian(double* H) {

@@ -114,12 +114,16 @@ private:
     // neuron active on a suffix [lo, n) (summed forwards), slot n + 1 + hi for one active on a
     // prefix [0, hi) (summed backwards). Slots n and n + 1 are never read (empty sets).
     std::vector<std::size_t> slot_;
-    std::vector<std::size_t> moved_;      // boundary changed since the last call
+    std::vector<std::size_t> moved_;       // neurons whose boundary changed since the last call
+    std::size_t moved_count_ = 0;
     std::vector<double> xpad_;             // [-inf, x_0 .. x_{n-1}, +inf]: branch-free boundary checks
-    std::vector<double> dA_hi_, dA_lo_, dB_hi_, dB_lo_;  // difference arrays (double-double), 2n + 2
-    std::vector<double> sufA_hi_, sufA_lo_, sufB_hi_, sufB_lo_;  // backward sums of the prefix part
-    std::vector<double> tx_;
-    PrefixSum P0_, P1_;
+    // Difference arrays, interleaved (A, B) per slot: 2 (2n + 2) doubles. Each slot holds the
+    // plain sum of its neurons' coefficients (all of them active wherever the slot counts), and
+    // the sweeps over slots are compensated.
+    std::vector<double> dAB_;
+    std::vector<double> suffix_;           // backward sums of prefix-active neurons: (A hi, A lo, B hi, B lo) per i
+    // Residual prefix sums, interleaved per index: (sum t hi, lo, sum t x hi, lo), n + 1 entries.
+    std::vector<double> P_;
 };
 
 }  // namespace relu1d

@@ -1,0 +1,92 @@
+// Self-contained checks of the C++ core (no Python): fast and dense kernels agree, the Hessian
+// is symmetric with H[c, c] = 1, Hessian columns are HVPs, Lanczos finds the top eigenvalue.
+// Build with -DRELU1D_BUILD_TESTS=ON and run ctest.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "relu1d/kernel.hpp"
+#include "relu1d/lanczos.hpp"
+
+using namespace relu1d;
+
+static int failures = 0;
+
+static void check(bool ok, const char* what) {
+    if (!ok) {
+        std::printf("FAIL: %s\n", what);
+        ++failures;
+    }
+}
+
+int main() {
+    std::mt19937_64 gen(42);
+    std::uniform_real_distribution<double> U(-1.0, 1.0);
+    const std::size_t n = 64, m = 9, d = 3 * m + 1;
+    std::vector<double> x(n), y(n), theta(d), u(d);
+    for (auto& v : x) v = std::ldexp(std::round(std::ldexp(U(gen), 6)), -6);  // dyadic, with ties
+    std::sort(x.begin(), x.end());
+    for (std::size_t i = 0; i < n; ++i) y[i] = std::sin(3.0 * x[i]);
+    for (auto& v : theta) v = U(gen);
+    theta[0] = 1.0;
+    theta[m] = -x[n / 2];  // a knot exactly on a data point
+    theta[1] = 0.0;        // w = 0 ...
+    theta[m + 1] = 0.5;    // ... with b > 0
+    for (auto& v : u) v = U(gen);
+
+    auto data = std::make_shared<const SortedData>(x.data(), y.data(), n);
+    auto fast = make_kernel(KernelKind::fast, data, 1);
+    auto dense = make_kernel(KernelKind::dense, data, 1);
+    const double lf = fast->prepare(theta.data(), d), ld = dense->prepare(theta.data(), d);
+    check(std::abs(lf - ld) <= 1e-14 * std::abs(ld), "loss: fast == dense");
+    std::vector<double> gf(d), gd(d), hf(d), hd(d), Hf(d * d), Hd(d * d);
+    fast->gradient(gf.data());
+    dense->gradient(gd.data());
+    fast->hvp(u.data(), hf.data());
+    dense->hvp(u.data(), hd.data());
+    fast->hessian(Hf.data());
+    dense->hessian(Hd.data());
+    double gscale = 0.0, hscale = 0.0, Hscale = 0.0;
+    for (std::size_t q = 0; q < d; ++q) gscale = std::max(gscale, std::abs(gd[q]));
+    for (std::size_t q = 0; q < d; ++q) hscale = std::max(hscale, std::abs(hd[q]));
+    for (std::size_t q = 0; q < d * d; ++q) Hscale = std::max(Hscale, std::abs(Hd[q]));
+    bool grad_ok = true, hvp_ok = true, hess_ok = true, sym_ok = true, col_ok = true;
+    for (std::size_t q = 0; q < d; ++q) {
+        grad_ok &= std::abs(gf[q] - gd[q]) <= 1e-13 * gscale;
+        hvp_ok &= std::abs(hf[q] - hd[q]) <= 1e-13 * hscale;
+    }
+    for (std::size_t a = 0; a < d; ++a)
+        for (std::size_t b = 0; b < d; ++b) {
+            hess_ok &= std::abs(Hf[a * d + b] - Hd[a * d + b]) <= 1e-13 * Hscale;
+            sym_ok &= Hf[a * d + b] == Hf[b * d + a];
+        }
+    check(grad_ok, "gradient: fast == dense");
+    check(hvp_ok, "hvp: fast == dense");
+    check(hess_ok, "hessian: fast == dense");
+    check(sym_ok, "hessian: symmetric");
+    check(Hf[d * d - 1] == 1.0 && Hd[d * d - 1] == 1.0, "hessian: H[c, c] == 1");
+    // Hessian column j == H e_j
+    std::vector<double> e(d, 0.0), col(d);
+    for (std::size_t j = 0; j < d; ++j) {
+        e[j] = 1.0;
+        fast->hvp(e.data(), col.data());
+        e[j] = 0.0;
+        for (std::size_t a = 0; a < d; ++a) col_ok &= std::abs(col[a] - Hf[a * d + j]) <= 1e-13 * Hscale;
+    }
+    check(col_ok, "hessian columns == HVPs");
+    // Lanczos top eigenvalue: Rayleigh quotient check and lambda_max >= 1
+    Lanczos lanczos;
+    LanczosOptions opt;
+    opt.k = 2;
+    Kernel* kf = fast.get();
+    const EigenResult er = lanczos.solve([kf](const double* in, double* out) { kf->hvp(in, out); }, d, opt);
+    check(er.converged, "lanczos: converged");
+    check(er.values[0] >= 1.0 - 1e-12, "lanczos: lambda_max >= 1");
+    check(er.values[0] >= er.values[1], "lanczos: ordered");
+    check(er.residuals[0] <= 1e-8 * std::abs(er.values[0]), "lanczos: small residual");
+    std::printf("%d failed\n", failures);
+    return failures == 0 ? 0 : 1;
+}
