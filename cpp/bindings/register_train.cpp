@@ -91,7 +91,8 @@ void register_train(py::module_& m) {
         })
         .def_property_readonly("last_loss", &Trainer::last_loss)
         .def_property_readonly("last_grad_norm", &Trainer::last_grad_norm)
-        .def_property_readonly("sharpness_products", &Trainer::sharpness_products);
+        .def_property_readonly("sharpness_products", &Trainer::sharpness_products)
+        .def_property_readonly("sharpness_seconds", &Trainer::sharpness_seconds);
 }
 
 }  // namespace relu1d::bindings

@@ -64,11 +64,13 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
             if (measure) {
                 LanczosOptions lo = opt.lanczos;
                 lo.seed = static_cast<std::uint64_t>(step_);
+                const auto ts = clock::now();
                 const EigenResult er = lanczos_.solve(hvp, dim, lo, eigvec_.empty() ? nullptr : eigvec_.data());
                 sharp = er.values[0];
                 resid = er.residuals[0];
                 products = static_cast<std::int64_t>(er.products);
                 total_products_ += er.products;
+                sharpness_seconds_ += std::chrono::duration<double>(clock::now() - ts).count();
                 eigvec_.assign(er.vectors.begin(), er.vectors.begin() + static_cast<std::ptrdiff_t>(dim));
             }
             rec.step.push_back(step_);

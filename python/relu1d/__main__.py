@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation (default 0)")
     t.add_argument("--init", default="kaiming_uniform", help="initialisation scheme (default kaiming_uniform)")
     t.add_argument("--record-every", type=int, help="history interval in steps (default steps/10000)")
-    t.add_argument("--sharpness-every", type=int, help="sharpness interval in steps (default: record interval; 0: off)")
+    t.add_argument("--sharpness-every", type=int, help="sharpness interval in steps (default: 10 x record interval; 0: off)")
     t.add_argument("--clip", type=float, help="gradient-norm clipping threshold")
     t.add_argument("--kernel", default="fast", choices=["fast", "dense"])
     t.add_argument("--threads", type=int, help="threads for the dense kernel")

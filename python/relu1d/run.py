@@ -98,10 +98,13 @@ class Run:
         Last top Hessian eigenvector (the warm start of the next sharpness measurement).
     wall_time : float
         Seconds spent training, resumes included.
+    sharpness_time : float
+        Of which seconds were spent measuring the sharpness.
     """
 
     def __init__(self, *, objective, theta, theta0, steps, status, history, config, eigvec, wall_time,
-                 final_loss=np.nan, final_grad_norm=np.nan, diverged_loss=None, version=__version__):
+                 final_loss=np.nan, final_grad_norm=np.nan, diverged_loss=None, sharpness_time=0.0,
+                 version=__version__):
         self.objective = objective
         self.theta = theta
         self.theta0 = theta0
@@ -114,6 +117,7 @@ class Run:
         self.final_loss = float(final_loss)
         self.final_grad_norm = float(final_grad_norm)
         self.diverged_loss = diverged_loss
+        self.sharpness_time = float(sharpness_time)
         self.version = version
 
     # -- summaries -------------------------------------------------------------------------------
@@ -154,7 +158,8 @@ class Run:
             lines.append(f"knots in data     {int(self.history['knots'][-1])} of {self.width} neurons")
         if self.diverged_loss is not None:
             lines.append(f"diverging loss    {self.diverged_loss:.3g}")
-        lines.append(f"wall time         {self.wall_time:.2f} s")
+        share = f" ({100 * self.sharpness_time / self.wall_time:.0f}% measuring sharpness)" if self.wall_time > 0 else ""
+        lines.append(f"wall time         {self.wall_time:.2f} s{share}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -204,7 +209,7 @@ class Run:
             arrays["history_" + k] = self.history[k]
         meta = {"steps": self.steps, "status": self.status, "config": self.config, "wall_time": self.wall_time,
                 "final_loss": self.final_loss, "final_grad_norm": self.final_grad_norm,
-                "diverged_loss": self.diverged_loss, "version": __version__,
+                "diverged_loss": self.diverged_loss, "sharpness_time": self.sharpness_time, "version": __version__,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         return arrays, meta
 
@@ -239,6 +244,7 @@ class Run:
                        eigvec=eigvec, wall_time=meta.get("wall_time", 0.0),
                        final_loss=meta.get("final_loss", np.nan),
                        final_grad_norm=meta.get("final_grad_norm", np.nan),
-                       diverged_loss=meta.get("diverged_loss"), version=meta.get("version", "?"))
+                       diverged_loss=meta.get("diverged_loss"), sharpness_time=meta.get("sharpness_time", 0.0),
+                       version=meta.get("version", "?"))
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"path: {path} is corrupt ({exc})") from None

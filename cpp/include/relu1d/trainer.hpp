@@ -58,6 +58,7 @@ public:
     double last_loss() const { return last_loss_; }
     double last_grad_norm() const { return last_grad_norm_; }
     std::size_t sharpness_products() const { return total_products_; }
+    double sharpness_seconds() const { return sharpness_seconds_; }  // wall time inside Lanczos
 
 private:
     std::unique_ptr<Kernel> kernel_;
@@ -66,6 +67,7 @@ private:
     bool has_previous_ = false;  // next_ holds the iterate before theta_
     double last_loss_ = 0.0, last_grad_norm_ = 0.0;
     std::size_t total_products_ = 0;
+    double sharpness_seconds_ = 0.0;
     Lanczos lanczos_;
 };
 
