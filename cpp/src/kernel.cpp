@@ -286,14 +286,32 @@ void product_coefficients(std::size_t m, const double* __restrict w, const doubl
     }
 }
 
-// T0_k, T1_k = sums over [lo_k, hi_k) from the interleaved prefix entries P[4 i .. 4 i + 3].
-void interval_sums(std::size_t m, const std::size_t* __restrict lo, const std::size_t* __restrict hi,
-                   const double* __restrict P, double* __restrict T0, double* __restrict T1) {
+// T0_k, T1_k: sums over [0, q_k) or [q_k, n) from the interleaved prefix entries P[4 i .. 4 i + 3].
+void interval_sums(std::size_t m, std::size_t n, const std::size_t* __restrict q,
+                   const std::size_t* __restrict prefix, const double* __restrict P, double* __restrict T0,
+                   double* __restrict T1) {
+    const double* end = P + 4 * n;
     for (std::size_t k = 0; k < m; ++k) {
-        const double* a = P + 4 * lo[k];
-        const double* b = P + 4 * hi[k];
-        T0[k] = (b[0] - a[0]) + (b[1] - a[1]);
-        T1[k] = (b[2] - a[2]) + (b[3] - a[3]);
+        const double* e = P + 4 * q[k];
+        const double pre0 = e[0] + e[1], pre1 = e[2] + e[3];
+        const double suf0 = (end[0] - e[0]) + (end[1] - e[1]), suf1 = (end[2] - e[2]) + (end[3] - e[3]);
+        T0[k] = prefix[k] ? pre0 : suf0;
+        T1[k] = prefix[k] ? pre1 : suf1;
+    }
+}
+
+// Pass 1 of FastKernel::locate: keep each boundary, flag the neurons where it no longer holds.
+void check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, const double* __restrict b,
+                      const double* __restrict xp, const std::size_t* __restrict q, std::size_t* __restrict prefix,
+                      std::size_t* __restrict slot, std::size_t* __restrict moved) {
+    for (std::size_t k = 0; k < m; ++k) {
+        const std::size_t qk = q[k];
+        const bool neg = w[k] < 0.0;
+        const bool before = is_active(w[k], b[k], xp[qk]);  // active(x_{q-1})
+        const bool at = is_active(w[k], b[k], xp[qk + 1]);  // active(x_q)
+        moved[k] = static_cast<std::size_t>((before != neg) | (at == neg));
+        prefix[k] = static_cast<std::size_t>(neg);
+        slot[k] = neg ? n + 1 + qk : qk;
     }
 }
 
@@ -326,34 +344,14 @@ void FastKernel::locate(const Params& p) {
     const std::size_t n = data_->n(), m = p.m;
     const double* x = data_->x();
     if (boundary_.size() != m) boundary_.assign(m, n / 2);
-    lo_.resize(m);
-    hi_.resize(m);
+    prefix_.resize(m);
     slot_.resize(m);
     moved_.resize(m);
-    // Pass 1, branch-free (vectorisable): assume each boundary q is where it was. For w > 0 the
+    // Pass 1, branch-free (vectorised): assume each boundary q is where it was. For w > 0 the
     // predicate pred(i) = active(x_i), for w < 0 pred(i) = inactive(x_i), is monotone
     // false..true and q is its first true; q is still right iff pred(q - 1) is false and pred(q)
     // is true. xpad's -inf/+inf sentinels make pred(-1) false and pred(n) true for finite w != 0.
-    {
-        const double* __restrict w = p.w;
-        const double* __restrict b = p.b;
-        const double* __restrict xp = xpad_.data();
-        const std::size_t* __restrict bnd = boundary_.data();
-        std::size_t* __restrict lo = lo_.data();
-        std::size_t* __restrict hi = hi_.data();
-        std::size_t* __restrict slot = slot_.data();
-        std::size_t* __restrict moved = moved_.data();
-        for (std::size_t k = 0; k < m; ++k) {
-            const std::size_t q = bnd[k];
-            const bool neg = w[k] < 0.0;
-            const bool before = is_active(w[k], b[k], xp[q]);      // active(x_{q-1})
-            const bool at = is_active(w[k], b[k], xp[q + 1]);      // active(x_q)
-            moved[k] = static_cast<std::size_t>((before != neg) | (at == neg));
-            lo[k] = neg ? 0 : q;
-            hi[k] = neg ? q : n;
-            slot[k] = neg ? n + 1 + q : q;
-        }
-    }
+    check_boundaries(m, n, p.w, p.b, xpad_.data(), boundary_.data(), prefix_.data(), slot_.data(), moved_.data());
     // Compact the moved neurons' indices in place (branch-free append; k >= count always).
     std::size_t count = 0;
     for (std::size_t k = 0; k < m; ++k) {
@@ -361,27 +359,23 @@ void FastKernel::locate(const Params& p) {
         moved_[count] = k;
         count += flag;
     }
-    moved_count_ = count;
     // Pass 2: the few neurons whose boundary moved (or w == 0): gallop from the old boundary.
-    for (std::size_t j = 0; j < moved_count_; ++j) {
+    for (std::size_t j = 0; j < count; ++j) {
         const std::size_t k = moved_[j];
         const double w = p.w[k], b = p.b[k];
         std::size_t q;
+        bool prefix = false;
         if (w > 0.0) {
             q = first_true([&](std::size_t i) { return is_active(w, b, x[i]); }, n, boundary_[k]);
         } else if (w < 0.0) {
             q = first_true([&](std::size_t i) { return !is_active(w, b, x[i]); }, n, boundary_[k]);
-        } else {  // w == 0 (or NaN): the same predicate at every point
-            const bool all = is_active(w, b, x[0]);
-            lo_[k] = 0;
-            hi_[k] = all ? n : 0;
-            slot_[k] = all ? 0 : n;
-            continue;
+            prefix = true;
+        } else {  // w == 0 (or NaN): the same predicate at every point: suffix [0, n) or [n, n)
+            q = is_active(w, b, x[0]) ? 0 : n;
         }
         boundary_[k] = q;
-        lo_[k] = w < 0.0 ? 0 : q;
-        hi_[k] = w < 0.0 ? q : n;
-        slot_[k] = w < 0.0 ? n + 1 + q : q;
+        prefix_[k] = prefix;
+        slot_[k] = prefix ? n + 1 + q : q;
     }
 }
 
@@ -440,7 +434,7 @@ double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
         double* e = P + 4 * (i + 1);
         e[0] = s0.hi; e[1] = s0.lo; e[2] = s1.hi; e[3] = s1.lo;
     }
-    interval_sums(m_, lo_.data(), hi_.data(), P, T0, T1);
+    interval_sums(m_, n, boundary_.data(), prefix_.data(), P, T0, T1);
     return s0.value();
 }
 
@@ -457,7 +451,8 @@ void FastKernel::hessian(double* H) {
     for (std::size_t j = 0; j < m; ++j) {
         const double wj = p.w[j], bj = p.b[j], vj = p.v[j];
         for (std::size_t k = j; k < m; ++k) {
-            const std::size_t a = std::max(lo_[j], lo_[k]), b = std::min(hi_[j], hi_[k]);
+            const std::size_t a = std::max(interval_lo(j), interval_lo(k));
+            const std::size_t b = std::min(interval_hi(j), interval_hi(k));
             if (a >= b) continue;
             const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
             const double S1 = static_cast<double>(b - a), Sx = MX.range(a, b), Sxx = MXX.range(a, b);
@@ -475,7 +470,7 @@ void FastKernel::hessian(double* H) {
     }
     const std::size_t ic = 3 * m;
     for (std::size_t k = 0; k < m; ++k) {
-        const std::size_t a = lo_[k], b = hi_[k];
+        const std::size_t a = interval_lo(k), b = interval_hi(k);
         const double cnt = static_cast<double>(b > a ? b - a : 0);
         const double Sx = b > a ? MX.range(a, b) : 0.0;
         set(ic, k, p.v[k] * Sx / nn);
@@ -496,8 +491,7 @@ std::size_t FastKernel::knots_inside() const {
     std::size_t count = 0;
     for (std::size_t k = 0; k < p.m; ++k) {
         if (p.w[k] == 0.0 || p.v[k] == 0.0) continue;
-        const std::size_t q = p.w[k] > 0.0 ? lo_[k] : hi_[k];
-        count += (q > 0 && q < n);
+        count += (boundary_[k] > 0 && boundary_[k] < n);
     }
     return count;
 }

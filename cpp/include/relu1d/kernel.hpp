@@ -90,7 +90,7 @@ private:
     std::vector<double> tx_;  // t_i x_i
 };
 
-// Sorted-data algorithm: each neuron is active on an interval [lo_k, hi_k) of the sorted data,
+// Sorted-data algorithm: each neuron is active on a prefix [0, q_k) or a suffix [q_k, n) of the sorted data,
 // found by (galloping) binary search with the exact predicate; forward and residual sums are
 // prefix sums, the Hessian's entries are interval moments.
 class FastKernel final : public Kernel {
@@ -98,8 +98,9 @@ public:
     explicit FastKernel(std::shared_ptr<const SortedData> data);
     void hessian(double* H) override;
     std::size_t knots_inside() const override;
-    const std::vector<std::size_t>& interval_lo() const { return lo_; }
-    const std::vector<std::size_t>& interval_hi() const { return hi_; }
+    // Active interval [lo, hi) of neuron k at the prepared theta.
+    std::size_t interval_lo(std::size_t k) const { return prefix_[k] ? 0 : boundary_[k]; }
+    std::size_t interval_hi(std::size_t k) const { return prefix_[k] ? boundary_[k] : data_->n(); }
 
 protected:
     void forward(const Params& p, double* r) override;
@@ -108,11 +109,11 @@ protected:
     void locate(const Params& p) override;
 
 private:
-    std::vector<std::size_t> lo_, hi_;     // active interval of each neuron
-    std::vector<std::size_t> boundary_;    // last boundary found (galloping start)
-    // Where each neuron's coefficients enter the difference arrays: slot lo (< n + 1) for a
-    // neuron active on a suffix [lo, n) (summed forwards), slot n + 1 + hi for one active on a
-    // prefix [0, hi) (summed backwards). Slots n and n + 1 are never read (empty sets).
+    std::vector<std::size_t> boundary_;    // q_k (also the galloping start of the next call)
+    std::vector<std::size_t> prefix_;      // 1: active on [0, q_k) (w < 0); 0: on [q_k, n)
+    // Where each neuron's coefficients enter the difference arrays: slot q (< n + 1) for a
+    // neuron active on a suffix [q, n) (summed forwards), slot n + 1 + q for one active on a
+    // prefix [0, q) (summed backwards). Slots n and n + 1 are never read (empty sets).
     std::vector<std::size_t> slot_;
     std::vector<std::size_t> moved_;       // neurons whose boundary changed since the last call
     std::size_t moved_count_ = 0;
