@@ -7,23 +7,29 @@ import numbers
 import numpy as np
 
 
-def as_vector(value, name: str, *, length: int | None = None, allow_empty: bool = False,
-              finite: bool = True) -> np.ndarray:
-    """Convert any array-like to a contiguous 1-D float64 array, or raise naming `name`."""
+def as_float_array(value, name: str, *, finite: bool = True) -> np.ndarray:
+    """Convert any array-like of real numbers to a contiguous float64 array (any shape)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__}")
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and other unconvertible objects
         raise TypeError(f"{name}: cannot convert to a float array ({exc})") from None
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: complex values are not supported")
     if arr.dtype.kind not in "biuf":
-        if arr.dtype.kind == "c":
-            raise TypeError(f"{name}: complex values are not supported")
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: expected numbers, got dtype {arr.dtype}") from None
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+        raise TypeError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    arr = np.asarray(arr, dtype=np.float64, order="C")  # (ascontiguousarray would make 0-d 1-d)
+    if finite and not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr.reshape(-1)))[0])
+        raise ValueError(f"{name}: contains NaN or inf (first at flat index {bad})")
+    return arr
+
+
+def as_vector(value, name: str, *, length: int | None = None, allow_empty: bool = False,
+              finite: bool = True) -> np.ndarray:
+    """Convert any array-like to a contiguous 1-D float64 array, or raise naming `name`."""
+    arr = as_float_array(value, name, finite=False)
     if arr.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
     if not allow_empty and arr.size == 0:
@@ -43,8 +49,8 @@ def as_theta(theta, name: str = "theta", *, width: int | None = None) -> np.ndar
         if arr.size != 3 * width + 1:
             raise ValueError(f"{name}: expected length 3*m+1 = {3 * width + 1} for width m = {width}, "
                              f"got {arr.size}")
-    elif (arr.size - 1) % 3 != 0:
-        raise ValueError(f"{name}: length must be 3*m+1 for some width m, got {arr.size}")
+    elif (arr.size - 1) % 3 != 0 or arr.size < 4:
+        raise ValueError(f"{name}: length must be 3*m+1 for some width m >= 1, got {arr.size}")
     return arr
 
 

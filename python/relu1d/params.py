@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float, as_int, as_rng, as_theta, as_vector
+from ._validate import as_float, as_float_array, as_int, as_rng, as_theta, as_vector
 
 __all__ = ["pack", "unpack", "width_of", "init_params", "predict", "INIT_SCHEMES"]
 
@@ -24,7 +24,7 @@ def pack(w, b, v, c) -> np.ndarray:
     w = as_vector(w, "w")
     b = as_vector(b, "b", length=w.size)
     v = as_vector(v, "v", length=w.size)
-    c = as_float(c, "c")
+    c = as_float(float(c) if isinstance(c, np.ndarray) and c.size == 1 else c, "c")
     return np.concatenate([w, b, v, [c]])
 
 
@@ -35,8 +35,8 @@ def unpack(theta):
     """
     if not (isinstance(theta, np.ndarray) and theta.dtype == np.float64 and theta.ndim == 1):
         theta = as_theta(theta)
-    elif (theta.size - 1) % 3 != 0:
-        raise ValueError(f"theta: length must be 3*m+1 for some width m, got {theta.size}")
+    elif (theta.size - 1) % 3 != 0 or theta.size < 4:
+        raise ValueError(f"theta: length must be 3*m+1 for some width m >= 1, got {theta.size}")
     m = (theta.size - 1) // 3
     return theta[:m], theta[m:2 * m], theta[2 * m:3 * m], float(theta[3 * m])
 
@@ -94,9 +94,7 @@ def predict(theta, x) -> np.ndarray:
     Evaluated in NumPy with the package's activation convention (active iff w x + b > 0).
     """
     theta = as_theta(theta)
-    x_arr = np.asarray(x, dtype=np.float64)
-    if not np.isfinite(x_arr).all():
-        raise ValueError("x: contains NaN or inf")
+    x_arr = as_float_array(x, "x")
     w, b, v, c = unpack(theta)
     flat = x_arr.reshape(-1)
     out = np.empty(flat.shape, dtype=np.float64)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -182,36 +183,42 @@ def _check_methods(objective, methods) -> None:
 
 
 def _directions(directions, d: int, rng) -> np.ndarray:
-    """Directions as a (k, d) float64 array."""
+    """The ``directions`` argument as a (k, d) float64 array."""
     if directions is None:
         directions = _DEFAULT_DIRECTIONS
     if isinstance(directions, str):
         if directions != "unit":
             raise ValueError(f"directions: expected None, an int, 'unit' or an array, got {directions!r}")
         return np.eye(d)
-    if isinstance(directions, numbers.Integral) and not isinstance(directions, bool):
+    if isinstance(directions, bool):
+        raise TypeError("directions: expected None, an int, 'unit' or an array, got bool")
+    if isinstance(directions, numbers.Integral):
         k = as_int(directions, "directions", minimum=1)
         gen = np.random.default_rng(0) if rng is None else as_rng(rng)
         U = gen.standard_normal((k, d))
         return U / np.linalg.norm(U, axis=1, keepdims=True)
-    if isinstance(directions, bool):
-        raise TypeError("directions: expected None, an int, 'unit' or an array, got bool")
+    return _direction_array(directions, "directions", d)
+
+
+def _direction_array(value, name: str, d: int) -> np.ndarray:
+    """Explicit directions, shape (d,) or (k, d), as a (k, d) float64 array."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__}")
     try:
-        U = np.asarray(directions)
-    except Exception as exc:  # ragged
-        raise TypeError(f"directions: cannot convert to a float array ({exc})") from None
+        U = np.asarray(value)
+    except Exception as exc:  # ragged lists and other unconvertible objects
+        raise TypeError(f"{name}: cannot convert to a float array ({exc})") from None
     if U.dtype.kind not in "biuf":
-        raise TypeError(f"directions: expected numbers, got dtype {U.dtype}")
+        raise TypeError(f"{name}: expected numbers, got dtype {U.dtype}")
+    if U.ndim not in (1, 2) or U.shape[-1] != d:
+        raise ValueError(f"{name}: expected shape (k, {d}) or ({d},) for a theta of length {d}, got {U.shape}")
     U = np.array(U, dtype=np.float64, ndmin=2)
-    if U.ndim != 2 or U.shape[1] != d:
-        raise ValueError(f"directions: expected shape (k, {d}) or ({d},) for a theta of length {d}, "
-                         f"got {np.shape(directions)}")
     if U.shape[0] == 0:
-        raise ValueError("directions: must contain at least one direction")
+        raise ValueError(f"{name}: must contain at least one direction")
     if not np.isfinite(U).all():
-        raise ValueError("directions: contains NaN or inf")
+        raise ValueError(f"{name}: contains NaN or inf")
     if not np.any(U != 0, axis=1).all():
-        raise ValueError("directions: contains an all-zero direction")
+        raise ValueError(f"{name}: contains an all-zero direction")
     return U
 
 
@@ -415,10 +422,7 @@ def check_hvp(objective, theta, u=None, *, h=1e-6, atol=1e-5, rtol=1e-3, directi
     if u is not None:
         if directions is not None:
             raise ValueError("u, directions: give one or the other, not both")
-        try:
-            U = _directions(np.asarray(u) if not isinstance(u, str) else u, theta.size, rng)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(str(exc).replace("directions:", "u:", 1)) from None
+        U = _direction_array(u, "u", theta.size)
     else:
         U = _directions(directions, theta.size, rng)
     return _run_check("hvp", objective, theta, U, h, atol, rtol, margin)
@@ -573,7 +577,8 @@ def datasets(min_n: int = 1, max_n: int = 30, *, ties: bool = True, x_scale: flo
     return build()
 
 
-_NEURON_KINDS = ("generic", "generic", "free_bias", "zero_w", "dead", "knot_on_data", "knot_near_data")
+_NEURON_KINDS = ("generic", "generic", "free_bias", "zero_w", "dead", "knot_on_data", "knot_on_rounded_product",
+                 "knot_near_data")
 
 
 def networks(min_width: int = 1, max_width: int = 6, *, knots_at=None, x_scale: float = 10.0,
@@ -582,8 +587,10 @@ def networks(min_width: int = 1, max_width: int = 6, *, knots_at=None, x_scale: 
 
     Each neuron is drawn from several kinds: generic (knot inside ``[-x_scale, x_scale]``), a free
     bias, ``w = 0`` (or ``-0.0``) with ``b > 0``, ``b = 0`` or ``b < 0``, dead (inactive at every
-    data point), a knot exactly on a data point (``w = +-2^j``, ``b = -w x_i``, so that
-    ``fl(w x_i + b) == 0``) and a knot one ulp beside a data point. Output weights include 0.
+    data point), a knot exactly on a data point (``b = -fl(w x_i)``, so that ``fl(fl(w x_i) + b) == 0``:
+    with ``w = +-2^j`` the product is exact; with a full-mantissa w only the unfused evaluation gives 0,
+    and a kernel that contracts ``w x + b`` into an FMA puts such points on either side) and a knot one
+    ulp beside a data point. Output weights include 0.
 
     Parameters
     ----------
@@ -630,8 +637,13 @@ def networks(min_width: int = 1, max_width: int = 6, *, knots_at=None, x_scale: 
             edge = hi if w > 0 else lo  # fl(w x + b) <= 0 for every x on the inactive side of edge
             b = float(-(w * edge)) - draw(st.sampled_from((0.0, 1.0, 0.125)))
         else:  # a knot exactly on (or one ulp beside) a data point
-            w = draw(sign) * draw(power)
-            b = float(-(w * draw(knot)))
+            w = draw(sign) * draw(power)  # w x_i exact
+            t = draw(knot)
+            if kind == "knot_on_rounded_product":  # a full 53-bit mantissa: fl(w x_i) != w x_i
+                w *= 1.0 + draw(st.integers(1, 2**52 - 1)) * 2.0**-52
+                if Fraction(w) * Fraction(t) < Fraction(w * t):
+                    w = -w  # w x_i > fl(w x_i): a fused w x_i + b would be > 0, the package's is == 0
+            b = float(-(w * t))
             if kind == "knot_near_data":  # one ulp beside; beside 0, a small normal offset (no subnormals)
                 b = float(np.nextafter(b, draw(sign) * np.inf)) if b != 0 else draw(sign) * 2.0 ** -30
         v = draw(weights)

@@ -1,0 +1,222 @@
+"""The fast and dense kernels agree with the independent reference (tests/reference.py) to rounding.
+
+Tolerances are error scales, not magic constants: for every output, ``reference.tolerance(n, m)``
+(= 2 (n + m + 8) eps, see reference.py: the longest chain of roundings in the dense kernel's
+recursive sums, for both computations compared) times the same formula evaluated with absolute
+values (``forward_abs``, ``grad_abs``, ``hvp_abs``, ``hessian_abs``). For the forward pass this is
+``C eps (sum_k a_ik |v_k| (|w_k x_i| + |b_k|) + |c| + |y_i|)`` with ``C = 2 (n + m + 8)``: the
+predicate is evaluated identically everywhere, so only the summation orders differ.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import reference as ref
+import relu1d
+from helpers import assert_within, both_kernels
+from relu1d.testing import problems
+
+
+def direction(theta, seed):
+    return np.random.default_rng(seed).uniform(-2, 2, np.asarray(theta).size)
+
+
+def check_against_reference(x, y, theta, u, *, hessian=True):
+    """Residuals, loss, gradient, HVP (and Hessian) of both kernels against the NumPy reference,
+    within the computed error scales; the gradient and HVP also against the hyper-dual AD."""
+    x = np.asarray(x, dtype=np.float64)
+    n, m = x.size, (theta.size - 1) // 3
+    tol = ref.tolerance(n, m)
+    r_ref = ref.residuals(x, y, theta)
+    g_ref = ref.grad(x, y, theta)
+    hu_ref = ref.hvp(x, y, theta, u)
+    g_tol = tol * ref.grad_abs(x, y, theta)
+    hu_tol = tol * ref.hvp_abs(x, y, theta, u)
+    # the two references agree with each other (a check on the references themselves)
+    assert_within(ref.ad_grad(x, y, theta), g_ref, g_tol, "AD gradient vs explicit J^T r / n")
+    assert_within(ref.ad_hvp(x, y, theta, u), hu_ref, hu_tol, "AD HVP vs explicit (J^T J / n + R) u")
+    for kernel, obj in both_kernels(x, y).items():
+        assert_within(obj.residuals(theta), r_ref, tol * ref.residual_abs(x, y, theta), f"{kernel} residuals")
+        assert_within(obj.loss(theta), ref.loss(x, y, theta), ref.loss_tolerance(x, y, theta), f"{kernel} loss")
+        assert_within(obj.grad(theta), g_ref, g_tol, f"{kernel} gradient")
+        assert_within(obj.hvp(theta, u), hu_ref, hu_tol, f"{kernel} HVP")
+        if hessian:
+            assert_within(obj.hessian(theta), ref.hessian(x, y, theta), tol * ref.hessian_abs(x, y, theta),
+                          f"{kernel} Hessian")
+
+
+# ------------------------------------------------------------------------------------------------
+# Property tests on adversarial problems
+
+
+@given(problems(max_n=25, max_width=6), st.integers(0, 2**32 - 1))
+def test_kernels_match_reference(problem, seed):
+    x, y, theta = problem
+    check_against_reference(x, y, theta, direction(theta, seed))
+
+
+@given(problems(max_n=25, max_width=5, x_scale=1e3, y_scale=1e3), st.integers(0, 2**32 - 1))
+def test_kernels_match_reference_large_x(problem, seed):
+    x, y, theta = problem
+    check_against_reference(x, y, theta, direction(theta, seed))
+
+
+@given(problems(max_n=40, max_width=8))
+def test_active_sets_are_identical(problem):
+    """Every kernel applies the exact predicate fl(fl(w x) + b) > 0: the active sets (not just values
+    within rounding) agree with NumPy's. With v = 1 and u = e_{b_k}, (H u)_c = |active set of k| / n;
+    the active set of a neuron is an interval of the sorted data, so its size determines it."""
+    x, y, theta = problem
+    n, m = x.size, (theta.size - 1) // 3
+    theta = theta.copy()
+    theta[2 * m:3 * m] = 1.0
+    counts = ref.active_counts(x, theta)
+    w = theta[:m]
+    inside = int(np.sum((w != 0) & (counts > 0) & (counts < n)))
+    for kernel, obj in both_kernels(x, y).items():
+        for k in range(m):
+            u = np.zeros_like(theta)
+            u[m + k] = 1.0
+            got = obj.hvp(theta, u)[3 * m] * n
+            assert abs(got - counts[k]) < 1e-9 * n, f"{kernel}: neuron {k} active on {got} points, expected {counts[k]}"
+        assert obj.knots_inside(theta) == inside, kernel
+
+
+# ------------------------------------------------------------------------------------------------
+# Named adversarial cases (regressions that do not depend on what hypothesis draws)
+
+X_TIES = np.array([0.5, -1.0, 0.0, 0.25, 0.5, 0.5, 2.0, -1.0, 1000.0, -1000.0, 0.0])
+Y_TIES = np.array([1.0, -2.0, 0.5, 0.0, -0.5, 3.0, 1.0, 0.25, 2.0, -1.0, 0.0])
+
+
+def named_theta(case):
+    if case == "w0_b_positive":
+        return relu1d.pack([0.0], [1.5], [2.0], 0.25)
+    if case == "w0_b_zero":
+        return relu1d.pack([0.0, -0.0], [0.0, -0.0], [1.0, -3.0], 0.5)
+    if case == "w0_b_negative":
+        return relu1d.pack([0.0], [-0.5], [1.0], -1.0)
+    if case == "dead":  # knot at the largest point, active only right of it
+        return relu1d.pack([1.0, -2.0], [-1000.0, -2000.0], [3.0, 1.0], 0.0)
+    if case == "knots_on_data":  # fl(w x + b) == 0 exactly at data points (dyadic)
+        return relu1d.pack([1.0, -2.0, 0.5, 4.0], [-0.5, 0.5, -0.125, 4000.0], [1.0, -1.5, 2.0, 0.5], 0.125)
+    if case == "knots_one_ulp_off":
+        # one ulp beside the knots of "knots_on_data" (beside 0: the smallest subnormal)
+        b = np.nextafter([-0.5, 0.5, 0.0, -0.25], [1.0, -1.0, 1.0, -1.0])
+        return relu1d.pack([1.0, -2.0, 1.0, 1.0], b, [1.0, -1.5, 2.0, 0.5], 0.0)
+    if case == "knots_on_rounded_products":
+        # b = -fl(w x_i) with fl(w x_i) < w x_i: the package's predicate gives fl(fl(w x_i) + b) == 0
+        # (inactive), a fused multiply-add would give w x_i + b > 0 (active)
+        w, b = [], []
+        for w0, xi in [(1.1, 1000.0), (0.7, -1000.0), (3.3, 1000.0), (1.0 / 3.0, -1000.0)]:
+            w0 = w0 if Fraction(w0) * Fraction(xi) > Fraction(w0 * xi) else -w0
+            w.append(w0)
+            b.append(-(w0 * xi))
+        return relu1d.pack(w, b, [1.0, -2.0, 0.5, 1.5], 0.25)
+    if case == "mixed":
+        return relu1d.pack([0.0, 1.0, -1.0, 0.3, 0.0, 2.0], [1.0, -0.25, 0.0, 0.1, -1.0, -4.0],
+                           [0.5, -1.0, 2.0, 0.0, 1.0, 0.75], -0.5)
+    raise ValueError(case)
+
+
+CASES = ["w0_b_positive", "w0_b_zero", "w0_b_negative", "dead", "knots_on_data", "knots_one_ulp_off",
+         "knots_on_rounded_products", "mixed"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_named_adversarial_cases(case):
+    theta = named_theta(case)
+    check_against_reference(X_TIES, Y_TIES, theta, direction(theta, 7))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_single_point(case):
+    theta = named_theta(case)
+    check_against_reference([0.5], [2.0], theta, direction(theta, 3))
+
+
+def test_single_neuron_single_point():
+    theta = relu1d.pack([2.0], [-1.0], [3.0], 0.5)  # active at x = 1: f = 3 * 1 + 0.5
+    check_against_reference([1.0], [0.0], theta, np.ones(4))
+    obj = relu1d.Objective([1.0], [0.0])
+    assert obj.loss(theta) == 3.5**2 / 2
+    np.testing.assert_array_equal(obj.grad(theta), [3.5 * 3.0 * 1.0, 3.5 * 3.0, 3.5 * 1.0, 3.5])
+
+
+def test_known_values_by_hand():
+    """A case worked out by hand: x = [-1, 0, 1], y = 0, one neuron relu(x) with v = 1, c = 0.
+    f = [0, 0, 1] (x = 0 sits on the knot and is inactive: relu'(0) = 0)."""
+    theta = relu1d.pack([1.0], [0.0], [1.0], 0.0)
+    for kernel, obj in both_kernels([-1.0, 0.0, 1.0], [0.0, 0.0, 0.0]).items():
+        assert obj.loss(theta) == 1.0 / 6.0, kernel
+        # r = [0, 0, 1]: S0 = 1, S1 = 1 -> [v S1, v S0, w S1 + b S0, sum r] / 3
+        np.testing.assert_allclose(obj.grad(theta), np.array([1.0, 1.0, 1.0, 1.0]) / 3, rtol=0, atol=1e-16)
+        np.testing.assert_array_equal(obj.residuals(theta), [0.0, 0.0, 1.0])
+
+
+# ------------------------------------------------------------------------------------------------
+# Ordinary random problems: agreement to ~1e-12 relative
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("scheme", relu1d.INIT_SCHEMES)
+def test_ordinary_problems_agree_to_1e12(seed, scheme):
+    rng = np.random.default_rng(seed)
+    n, m = 200, 20
+    x = rng.uniform(-2, 2, n)
+    y = np.sin(2 * x) + 0.1 * rng.standard_normal(n)
+    theta = relu1d.init_params(m, rng=rng, scheme=scheme)
+    u = rng.standard_normal(theta.size)
+    fast, dense = both_kernels(x, y).values()
+    refs = {
+        "loss": ref.loss(x, y, theta),
+        "grad": ref.grad(x, y, theta),
+        "hvp": ref.hvp(x, y, theta, u),
+        "hessian": ref.hessian(x, y, theta),
+        "residuals": ref.residuals(x, y, theta),
+    }
+    for obj in (fast, dense):
+        got = {
+            "loss": obj.loss(theta),
+            "grad": obj.grad(theta),
+            "hvp": obj.hvp(theta, u),
+            "hessian": obj.hessian(theta),
+            "residuals": obj.residuals(theta),
+        }
+        for key, want in refs.items():
+            want = np.asarray(want)
+            rel = np.max(np.abs(np.asarray(got[key]) - want)) / np.max(np.abs(want))
+            assert rel <= 1e-12, f"{obj.kernel} {key}: relative error {rel:.3g}"
+    # and the AD reference on the same problem
+    np.testing.assert_allclose(ref.ad_grad(x, y, theta), refs["grad"], rtol=0, atol=1e-12 * np.abs(refs["grad"]).max())
+    np.testing.assert_allclose(ref.ad_hvp(x, y, theta, u), refs["hvp"], rtol=0, atol=1e-12 * np.abs(refs["hvp"]).max())
+
+
+def test_loss_and_grad_is_loss_and_grad():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    theta = relu1d.init_params(7, rng=rng)
+    for obj in both_kernels(x, y).values():
+        loss, g = obj.loss_and_grad(theta)
+        assert loss == obj.loss(theta)
+        np.testing.assert_array_equal(g, obj.grad(theta))
+
+
+def test_results_do_not_depend_on_call_history():
+    """The fast kernel starts its boundary search from the previous call's boundaries; the result
+    must not depend on that history."""
+    rng = np.random.default_rng(11)
+    x, y = rng.uniform(-3, 3, 300), rng.normal(size=300)
+    thetas = [relu1d.init_params(9, rng=rng) for _ in range(4)]
+    fresh = [relu1d.Objective(x, y).loss_and_grad(t) for t in thetas]
+    reused = relu1d.Objective(x, y)
+    for t, (loss, g) in zip(thetas + thetas[::-1], fresh + fresh[::-1]):
+        got_loss, got_g = reused.loss_and_grad(t)
+        assert got_loss == loss
+        np.testing.assert_array_equal(got_g, g)

@@ -1,0 +1,189 @@
+"""Bad input is rejected with ValueError or TypeError naming the argument; convertible input is
+converted (lists, float32, non-contiguous views) and gives exactly the float64 result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import relu1d
+
+X = np.array([0.5, -1.0, 2.0, 0.0, 1.5])
+Y = np.array([1.0, 0.0, -1.0, 2.0, 0.5])
+THETA = relu1d.pack([1.0, -0.5], [0.25, 1.0], [2.0, -1.0], 0.5)  # width 2, length 7
+
+
+@pytest.fixture(params=relu1d.KERNELS)
+def obj(request):
+    return relu1d.Objective(X, Y, kernel=request.param)
+
+
+# ------------------------------------------------------------------------------------------------
+# Objective construction
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "error", "match"),
+    [
+        (X, Y[:4], ValueError, r"^y: expected the same length as x \(5\), got 4"),
+        (X[:3], Y, ValueError, r"^y: expected the same length as x \(3\), got 5"),
+        ([], [], ValueError, r"^x: must not be empty"),
+        (np.empty(0), np.empty(0), ValueError, r"^x: must not be empty"),
+        (X.reshape(1, 5), Y, ValueError, r"^x: expected a 1-D array"),
+        (X, Y.reshape(5, 1), ValueError, r"^y: expected a 1-D array"),
+        ([0.0, np.nan], [1.0, 2.0], ValueError, r"^x: contains NaN or inf"),
+        ([0.0, np.inf], [1.0, 2.0], ValueError, r"^x: contains NaN or inf"),
+        ([0.0, 1.0], [-np.inf, 2.0], ValueError, r"^y: contains NaN or inf"),
+        ([0.0, 1.0], [1.0, np.nan], ValueError, r"^y: contains NaN or inf"),
+        (["a", "b"], [1.0, 2.0], TypeError, r"^x: expected numbers"),
+        ("ab", [1.0, 2.0], TypeError, r"^x: expected an array of numbers"),
+        ([0.0, 1.0], [object(), object()], TypeError, r"^y: expected numbers"),
+        ([0.0, 1.0], [1.0, 2.0j], TypeError, r"^y: complex values are not supported"),
+        ([[0.0, 1.0], [2.0]], [1.0, 2.0], TypeError, r"^x: cannot convert"),
+    ],
+)
+def test_bad_data(x, y, error, match):
+    with pytest.raises(error, match=match):
+        relu1d.Objective(x, y)
+
+
+@pytest.mark.parametrize("scalar", ["x", "y"])
+def test_scalar_data_is_rejected(scalar):
+    x, y = (1.0, [2.0]) if scalar == "x" else ([1.0], 2.0)
+    with pytest.raises(ValueError, match=rf"^{scalar}: expected a 1-D array"):
+        relu1d.Objective(x, y)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"kernel": "fastest"}, ValueError, r"^kernel: expected one of \('fast', 'dense'\), got 'fastest'"),
+        ({"kernel": None}, ValueError, r"^kernel: "),
+        ({"threads": 0}, ValueError, r"^threads: must be >= 1, got 0"),
+        ({"threads": -1}, ValueError, r"^threads: must be >= 1, got -1"),
+        ({"threads": "a"}, TypeError, r"^threads: expected an integer, got str"),
+        ({"threads": 2.0}, TypeError, r"^threads: expected an integer, got float"),
+        ({"threads": True}, TypeError, r"^threads: expected an integer, got bool"),
+    ],
+)
+def test_bad_options(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        relu1d.Objective(X, Y, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# theta and u
+
+
+@pytest.mark.parametrize(
+    ("theta", "error", "match"),
+    [
+        (np.zeros(6), ValueError, r"^theta: length must be 3\*m\+1 for some width m >= 1, got 6"),
+        (np.zeros(2), ValueError, r"^theta: length must be 3\*m\+1 for some width m >= 1, got 2"),
+        (np.zeros(1), ValueError, r"^theta: length must be 3\*m\+1 for some width m >= 1, got 1"),
+        (np.zeros(0), ValueError, r"^theta: must not be empty"),
+        (np.zeros((1, 7)), ValueError, r"^theta: expected a 1-D array"),
+        (np.where(np.arange(7) == 3, np.nan, THETA), ValueError, r"^theta: contains NaN or inf \(first at index 3\)"),
+        (np.where(np.arange(7) == 6, -np.inf, THETA), ValueError, r"^theta: contains NaN or inf \(first at index 6\)"),
+        (["a"] * 7, TypeError, r"^theta: expected numbers"),
+        ("abcdefg", TypeError, r"^theta: expected an array of numbers"),
+        ([object()] * 7, TypeError, r"^theta: expected numbers"),
+    ],
+)
+@pytest.mark.parametrize("method", ["loss", "grad", "loss_and_grad", "residuals", "hessian", "knots_inside", "hvp"])
+def test_bad_theta(obj, method, theta, error, match):
+    args = (theta, np.zeros(7)) if method == "hvp" else (theta,)
+    with pytest.raises(error, match=match):
+        getattr(obj, method)(*args)
+
+
+@pytest.mark.parametrize(
+    ("u", "error", "match"),
+    [
+        (np.zeros(6), ValueError, r"^u: expected length 7, got 6"),
+        (np.zeros(10), ValueError, r"^u: expected length 7, got 10"),
+        (np.zeros((7, 1)), ValueError, r"^u: expected a 1-D array"),
+        (np.where(np.arange(7) == 2, np.nan, 1.0), ValueError, r"^u: contains NaN or inf"),
+        (np.where(np.arange(7) == 0, np.inf, 1.0), ValueError, r"^u: contains NaN or inf"),
+        (["x"] * 7, TypeError, r"^u: expected numbers"),
+        ("abcdefg", TypeError, r"^u: expected an array of numbers"),
+    ],
+)
+def test_bad_u(obj, u, error, match):
+    with pytest.raises(error, match=match):
+        obj.hvp(THETA, u)
+
+
+def test_predict_rejects_nonfinite_x():
+    with pytest.raises(ValueError, match=r"^x: contains NaN or inf"):
+        relu1d.predict(THETA, [0.0, np.nan])
+    with pytest.raises(ValueError, match=r"^theta: length must be 3\*m\+1"):
+        relu1d.predict(np.zeros(5), [0.0])
+
+
+@pytest.mark.parametrize("x", [["a", "b"], [object()], [1j]])
+def test_predict_bad_x_names_the_argument(x):
+    with pytest.raises((TypeError, ValueError), match=r"^x: "):
+        relu1d.predict(THETA, x)
+
+
+# ------------------------------------------------------------------------------------------------
+# Conversions
+
+
+def test_lists_float32_and_views_are_converted(obj):
+    kernel = obj.kernel
+    # values exactly representable in float32, so the conversion is exact
+    x32 = X.astype(np.float32)
+    y32 = Y.astype(np.float32)
+    assert np.array_equal(x32.astype(np.float64), X) and np.array_equal(y32.astype(np.float64), Y)
+    big = np.zeros(10)
+    big[::2] = X
+    x_view = big[::2]
+    assert not x_view.flags["C_CONTIGUOUS"]
+    variants = [
+        relu1d.Objective(X.tolist(), Y.tolist(), kernel=kernel),
+        relu1d.Objective(x32, y32, kernel=kernel),
+        relu1d.Objective(x_view, Y[::-1][::-1], kernel=kernel),
+        relu1d.Objective(X.astype(np.int64) if np.all(X == np.round(X)) else X, Y, kernel=kernel),
+    ]
+    theta_big = np.zeros(14)
+    theta_big[::2] = THETA
+    u = np.arange(7, dtype=np.float64) / 4
+    thetas = [THETA.tolist(), THETA.astype(np.float32), theta_big[::2], tuple(THETA)]
+    us = [u.tolist(), u.astype(np.float32), np.repeat(u, 2)[::2], tuple(u)]
+    loss, g, hu, H = obj.loss(THETA), obj.grad(THETA), obj.hvp(THETA, u), obj.hessian(THETA)
+    for o in variants:
+        assert o.loss(THETA) == loss
+    for t, uu in zip(thetas, us):
+        assert np.array_equal(np.asarray(t, dtype=np.float64), THETA)
+        assert obj.loss(t) == loss
+        np.testing.assert_array_equal(obj.grad(t), g)
+        np.testing.assert_array_equal(obj.hvp(t, uu), hu)
+        np.testing.assert_array_equal(obj.hessian(t), H)
+    np.testing.assert_array_equal(relu1d.predict(THETA.tolist(), X.tolist()), relu1d.predict(THETA, X))
+    np.testing.assert_array_equal(relu1d.predict(THETA.astype(np.float32), x32), relu1d.predict(THETA, X))
+
+
+def test_integer_data_is_converted():
+    xi, yi = np.array([3, -1, 0, 2]), np.array([1, 0, 1, 0])
+    a = relu1d.Objective(xi, yi)
+    b = relu1d.Objective(xi.astype(float), yi.astype(float))
+    theta = relu1d.init_params(3, rng=1)
+    assert a.loss(theta) == b.loss(theta)
+    assert a.x_sorted.dtype == np.float64
+
+
+def test_inputs_are_copied():
+    """The objective keeps its own copy of the data: later writes by the caller change nothing."""
+    x, y = X.copy(), Y.copy()
+    o = relu1d.Objective(x, y)
+    before = o.loss(THETA)
+    x[:] = 0.0
+    y[:] = 100.0
+    assert o.loss(THETA) == before
+
+
+def test_numeric_strings_are_rejected():
+    with pytest.raises(TypeError, match=r"^x: expected numbers"):
+        relu1d.Objective(["1.0", "2"], [1.0, 2.0])
