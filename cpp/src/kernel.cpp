@@ -39,9 +39,15 @@ double Kernel::prepare(const double* theta, std::size_t dim) {
     locate(p);
     forward(p, r_.data());
     rsum_ = residual_sums(r_.data(), S0_.data(), S1_.data());
-    CompensatedSum sq;
-    for (double ri : r_) sq.add(ri * ri);
-    loss_ = sq.value() / (2.0 * static_cast<double>(data_->n()));
+    // sum r_i^2, even and odd indices in two compensated lanes
+    const std::size_t n = data_->n();
+    const double* r = r_.data();
+    CompensatedPair sq;
+    std::size_t i = 0;
+    for (; i + 2 <= n; i += 2) sq.add(make_pair(r[i] * r[i], r[i + 1] * r[i + 1]));
+    if (i < n) sq.add(make_pair(r[i] * r[i], 0.0));
+    const double total = (sq.hi[0] + sq.hi[1]) + (sq.lo[0] + sq.lo[1]);
+    loss_ = total / (2.0 * static_cast<double>(n));
     return loss_;
 }
 
@@ -286,15 +292,16 @@ void product_coefficients(std::size_t m, const double* __restrict w, const doubl
     }
 }
 
-// T0_k, T1_k: sums over [0, q_k) or [q_k, n) from the interleaved prefix entries P[4 i .. 4 i + 3].
+// T0_k, T1_k: sums over [0, q_k) or [q_k, n) from the prefix entries P[4 i .. 4 i + 3] =
+// (sum t hi, sum t x hi, sum t lo, sum t x lo).
 void interval_sums(std::size_t m, std::size_t n, const std::size_t* __restrict q,
                    const std::size_t* __restrict prefix, const double* __restrict P, double* __restrict T0,
                    double* __restrict T1) {
     const double* end = P + 4 * n;
     for (std::size_t k = 0; k < m; ++k) {
         const double* e = P + 4 * q[k];
-        const double pre0 = e[0] + e[1], pre1 = e[2] + e[3];
-        const double suf0 = (end[0] - e[0]) + (end[1] - e[1]), suf1 = (end[2] - e[2]) + (end[3] - e[3]);
+        const double pre0 = e[0] + e[2], pre1 = e[1] + e[3];
+        const double suf0 = (end[0] - e[0]) + (end[2] - e[2]), suf1 = (end[1] - e[1]) + (end[3] - e[3]);
         T0[k] = prefix[k] ? pre0 : suf0;
         T1[k] = prefix[k] ? pre1 : suf1;
     }
@@ -389,27 +396,23 @@ void FastKernel::linear_sweep(const double* alpha, const double* beta, double c0
     scatter_pairs(m, slot_.data(), alpha, beta, dAB_.data());
     dAB_[1] += c0;  // c0 counts everywhere: slot 0 of the forward part
     const double* d = dAB_.data();
-    double* suf = suffix_.data();
+    double* suf = suffix_.data();  // per i: (A hi, B hi, A lo, B lo)
     {  // backward: neurons active on [0, hi) sit at slot n + 1 + hi and count for every i < hi
-        CompensatedSum A, B;
+        CompensatedPair AB;
         for (std::size_t i = n; i-- > 0;) {
-            const std::size_t j = n + 2 + i;  // slot of hi = i + 1
-            A.add(d[2 * j]);
-            B.add(d[2 * j + 1]);
-            suf[4 * i] = A.hi; suf[4 * i + 1] = A.lo; suf[4 * i + 2] = B.hi; suf[4 * i + 3] = B.lo;
+            AB.add(load_pair(d + 2 * (n + 2 + i)));  // slot of hi = i + 1
+            store_pair(suf + 4 * i, AB.hi);
+            store_pair(suf + 4 * i + 2, AB.lo);
         }
     }
-    CompensatedSum A, B;
+    CompensatedPair AB;
     for (std::size_t i = 0; i < n; ++i) {
-        A.add(d[2 * i]);
-        B.add(d[2 * i + 1]);
-        double ahi, ae, bhi, be;
-        two_sum(A.hi, suf[4 * i], ahi, ae);
-        two_sum(B.hi, suf[4 * i + 2], bhi, be);
-        const double alo = ae + (A.lo + suf[4 * i + 1]);
-        const double blo = be + (B.lo + suf[4 * i + 3]);
-        // (ahi + alo) x + (bhi + blo) with one rounding on the leading part
-        s[i] = std::fma(ahi, x[i], bhi) + (alo * x[i] + blo);
+        AB.add(load_pair(d + 2 * i));
+        Pair hi, e;
+        two_sum(AB.hi, load_pair(suf + 4 * i), hi, e);
+        const Pair lo = e + (AB.lo + load_pair(suf + 4 * i + 2));
+        // (A hi + A lo) x + (B hi + B lo) with one rounding on the leading part
+        s[i] = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
     }
 }
 
@@ -425,17 +428,16 @@ double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
     // of two prefix entries.
     const std::size_t n = data_->n();
     const double* x = data_->x();
-    double* P = P_.data();
-    CompensatedSum s0, s1;
+    double* P = P_.data();  // per index: (sum t hi, sum t x hi, sum t lo, sum t x lo)
+    CompensatedPair acc;
     P[0] = P[1] = P[2] = P[3] = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
-        s0.add(t[i]);
-        s1.add(t[i] * x[i]);
-        double* e = P + 4 * (i + 1);
-        e[0] = s0.hi; e[1] = s0.lo; e[2] = s1.hi; e[3] = s1.lo;
+        acc.add(make_pair(t[i], t[i] * x[i]));
+        store_pair(P + 4 * (i + 1), acc.hi);
+        store_pair(P + 4 * (i + 1) + 2, acc.lo);
     }
     interval_sums(m_, n, boundary_.data(), prefix_.data(), P, T0, T1);
-    return s0.value();
+    return acc.hi[0] + acc.lo[0];
 }
 
 void FastKernel::hessian(double* H) {

@@ -122,8 +122,8 @@ private:
     // plain sum of its neurons' coefficients (all of them active wherever the slot counts), and
     // the sweeps over slots are compensated.
     std::vector<double> dAB_;
-    std::vector<double> suffix_;           // backward sums of prefix-active neurons: (A hi, A lo, B hi, B lo) per i
-    // Residual prefix sums, interleaved per index: (sum t hi, lo, sum t x hi, lo), n + 1 entries.
+    std::vector<double> suffix_;           // backward sums of prefix-active neurons: (A hi, B hi, A lo, B lo) per i
+    // Residual prefix sums, interleaved per index: (sum t hi, sum t x hi, sum t lo, sum t x lo), n + 1 entries.
     std::vector<double> P_;
 };
 

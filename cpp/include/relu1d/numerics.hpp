@@ -37,6 +37,49 @@ struct CompensatedSum {
     double value() const { return hi + lo; }
 };
 
+// Two doubles handled as one SIMD register where the compiler supports it: the fast kernels run
+// two independent compensated sums (A and B, or t and t x) side by side.
+#if defined(__GNUC__) || defined(__clang__)
+typedef double Pair __attribute__((vector_size(16)));
+inline Pair make_pair(double a, double b) { return Pair{a, b}; }
+inline Pair load_pair(const double* p) {
+    Pair v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store_pair(double* p, Pair v) { __builtin_memcpy(p, &v, sizeof v); }
+#else
+struct Pair {
+    double v[2];
+    double operator[](int i) const { return v[i]; }
+};
+inline Pair make_pair(double a, double b) { return Pair{{a, b}}; }
+inline Pair load_pair(const double* p) { return Pair{{p[0], p[1]}}; }
+inline void store_pair(double* p, Pair v) { p[0] = v.v[0]; p[1] = v.v[1]; }
+inline Pair operator+(Pair a, Pair b) { return Pair{{a.v[0] + b.v[0], a.v[1] + b.v[1]}}; }
+inline Pair operator-(Pair a, Pair b) { return Pair{{a.v[0] - b.v[0], a.v[1] - b.v[1]}}; }
+inline Pair& operator+=(Pair& a, Pair b) { return a = a + b; }
+#endif
+
+// Two compensated sums at once (lane-wise TwoSum).
+struct CompensatedPair {
+    Pair hi = make_pair(0.0, 0.0);
+    Pair lo = make_pair(0.0, 0.0);
+    void add(Pair t) {
+        const Pair s = hi + t;
+        const Pair bb = s - hi;
+        lo += (hi - (s - bb)) + (t - bb);
+        hi = s;
+    }
+};
+
+// Lane-wise TwoSum: s + e == a + b exactly.
+inline void two_sum(Pair a, Pair b, Pair& s, Pair& e) {
+    s = a + b;
+    const Pair bb = s - a;
+    e = (a - (s - bb)) + (b - bb);
+}
+
 // sum_i a_i b_i with eight interleaved partial sums (a fixed order: deterministic, and fast
 // because the additions do not wait on each other).
 inline double dot(const double* a, const double* b, std::size_t n) {
