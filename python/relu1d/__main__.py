@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--target", default="hat", help="target of the built-in data: hat, abs, sin (default hat)")
     t.add_argument("--width", type=int, default=100, help="hidden neurons m (default 100)")
     t.add_argument("--lr", type=float, default=0.05, help="step size (default 0.05; edge of stability 2/lr)")
-    t.add_argument("--steps", type=int, default=100_000, help="GD steps (default 100000)")
+    t.add_argument("--steps", type=int, default=1_000_000, help="GD steps (default 1000000)")
     t.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation (default 0)")
     t.add_argument("--init", default="kaiming_uniform", help="initialisation scheme (default kaiming_uniform)")
     t.add_argument("--record-every", type=int, help="history interval in steps (default steps/10000)")
