@@ -133,17 +133,13 @@ def test_save_failure_leaves_previous_file(tmp_path):
 
 def expect_checkpoint_error(path, match=None):
     """Run.load(path) raises CheckpointError whose message names the path (and contains match)."""
-    with warnings.catch_warnings():
-        # np.load leaks the file handle of an unreadable zip (see test_no_file_handle_leak): keep that
-        # ResourceWarning out of the other tests, which pytest would otherwise report at random
-        warnings.simplefilter("ignore", ResourceWarning)
-        try:
-            relu1d.Run.load(path)
-        except relu1d.CheckpointError as exc:
-            msg = str(exc)
-        else:
-            msg = None
-        gc.collect()
+    try:
+        relu1d.Run.load(path)
+    except relu1d.CheckpointError as exc:
+        msg = str(exc)
+    else:
+        msg = None
+    gc.collect()  # a leaked file handle would surface here as a ResourceWarning (an error)
     assert msg is not None, f"Run.load({path}) did not raise CheckpointError"
     assert str(path) in msg, msg
     if match:
@@ -291,19 +287,14 @@ def test_resume_from_corrupt_file_raises(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Known bugs (strict xfails: remove the mark once fixed)
+# Formerly wrong exception types and silent acceptance: each must now raise CheckpointError
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="a .npy file makes np.load return an ndarray, used as a context manager: TypeError")
 def test_npy_file(tmp_path):
     path = tmp_path / "array.npy"
     np.save(path, np.arange(4.0))
     expect_checkpoint_error(path)
 
 
-@pytest.mark.xfail(strict=True, raises=(NotImplementedError, RuntimeError),
-                   reason="read_checkpoint does not catch zipfile's NotImplementedError (unknown compression) "
-                          "or RuntimeError (encrypted flag)")
 @pytest.mark.parametrize("field, value", [(10, 99), (8, 1)], ids=["compression", "encrypted"])
 def test_corrupt_zip_directory_flags(tmp_path, saved, field, value):
     data = bytearray(saved[1])
@@ -314,8 +305,6 @@ def test_corrupt_zip_directory_flags(tmp_path, saved, field, value):
     expect_checkpoint_error(path)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="a non-integer format_version is compared with > and raises TypeError")
 def test_format_version_not_integer(tmp_path, saved):
     arrays, meta = read_checkpoint(saved[0])
     path = tmp_path / "fv.npz"
@@ -323,8 +312,6 @@ def test_format_version_not_integer(tmp_path, saved):
     expect_checkpoint_error(path)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="a config that is not a dict raises AttributeError (config.get), not CheckpointError")
 def test_config_not_a_dict(tmp_path, saved):
     arrays, meta = read_checkpoint(saved[0])
     path = tmp_path / "cfg.npz"
@@ -332,9 +319,6 @@ def test_config_not_a_dict(tmp_path, saved):
     expect_checkpoint_error(path)
 
 
-@pytest.mark.xfail(strict=True, reason="np.load leaks the open file when the zip is unreadable (it hands the "
-                   "handle to NpzFile, whose constructor raises); read_checkpoint could open the file itself: "
-                   "with open(path, 'rb') as fh, np.load(fh) as f")
 def test_no_file_handle_leak(tmp_path, saved):
     path = tmp_path / "cut.npz"
     path.write_bytes(saved[1][: len(saved[1]) // 2])
@@ -349,7 +333,6 @@ def test_no_file_handle_leak(tmp_path, saved):
     assert not leaks, [str(w.message) for w in leaks]
 
 
-@pytest.mark.xfail(strict=True, reason="history columns of different lengths are accepted by Run.load")
 def test_history_columns_of_different_lengths(tmp_path, saved):
     arrays, meta = read_checkpoint(saved[0])
     arrays["history_loss"] = arrays["history_loss"][:3]

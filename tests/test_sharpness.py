@@ -137,11 +137,6 @@ def test_start_seed_changes_only_rounding():
     np.testing.assert_allclose(c.eigenvalues, a.eigenvalues, rtol=1e-10)
 
 
-@pytest.mark.xfail(strict=False, reason="BUG: with v0=None the eigsh binding passes the data pointer of a "
-                   "default-constructed (empty, but non-null) py::array_t as v0, so Lanczos starts from "
-                   "len(theta) doubles of uninitialised heap memory read past a 32-byte block: results depend "
-                   "on heap contents (and may converge to a wrong eigenvalue); seed is ignored. "
-                   "Intermittent, hence not strict")
 def test_default_start_does_not_depend_on_heap_contents():
     obj, theta = problem(2, 12)
     exact = np.linalg.eigvalsh(obj.hessian(theta))[0]
@@ -176,9 +171,6 @@ def test_repr():
     assert "n_hvp=" in text and "converged=True" in text
 
 
-@pytest.mark.xfail(strict=True, reason="single-vector Lanczos misses the second copy of a repeated eigenvalue "
-                   "(generic here: dead neurons give zero eigenvalues, neurons active on all data give equal "
-                   "residual blocks) and still reports converged=True")
 def test_repeated_eigenvalue_is_not_missed():
     x, y = relu1d.make_data(30, rng=0)
     obj = relu1d.Objective(x, y)

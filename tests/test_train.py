@@ -254,8 +254,6 @@ def test_checkpoint_seconds_writes_during_run(tmp_path):
     assert final.status == "stopped" and final.steps == run.steps
 
 
-@pytest.mark.xfail(strict=True, reason="resuming a converged or diverged run records the last step's row "
-                   "a second time (the final theta's row was already recorded before stopping)")
 def test_resume_after_divergence_does_not_duplicate_rows(tmp_path):
     obj, th0 = small_problem()
     path = tmp_path / "div.npz"

@@ -101,8 +101,9 @@ void register_objective(py::module_& m) {
                 std::size_t max_iter, const py::object& v0, std::uint64_t seed) {
                  Array t = theta_arg(theta);
                  const auto dim = static_cast<std::size_t>(t.shape(0));
+                 const bool has_start = !v0.is_none();
                  Array start;
-                 if (!v0.is_none()) start = vector_arg(v0, "v0", t.shape(0));
+                 if (has_start) start = vector_arg(v0, "v0", t.shape(0));
                  LanczosOptions opt;
                  opt.k = k;
                  opt.largest = largest;
@@ -117,7 +118,7 @@ void register_objective(py::module_& m) {
                      Kernel* kern = h.kernel.get();
                      Lanczos lanczos;
                      res = lanczos.solve([kern](const double* u, double* out) { kern->hvp(u, out); }, dim, opt,
-                                         start ? start.data() : nullptr);
+                                         has_start ? start.data() : nullptr);
                  }
                  const auto kk = static_cast<py::ssize_t>(res.values.size());
                  py::array_t<double> vecs({kk, static_cast<py::ssize_t>(dim)});

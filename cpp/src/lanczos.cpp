@@ -48,98 +48,117 @@ bool random_orthogonal(double* w, const double* Q, std::size_t j, std::size_t di
 
 }  // namespace
 
-EigenResult Lanczos::solve(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* v0) {
-    if (dim == 0) throw std::invalid_argument("dim: operator dimension must be positive");
-    if (opt.k < 1 || opt.k > dim) throw std::invalid_argument("k: must be between 1 and the dimension");
-    const std::size_t max_iter = std::min(dim, std::max(opt.max_iter, opt.k));
+// One extreme eigenpair of H restricted to the complement of the locked vectors L (r rows):
+// Lanczos with full re-orthogonalisation against L and the basis. Returns the Ritz pair in
+// (value, y) and whether its residual estimate met the tolerance.
+bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* L,
+                           std::size_t r, const double* v0, std::uint64_t stream, double& value, double* y,
+                           EigenResult& res) {
+    const std::size_t room = dim - r;  // dimension of the complement
+    const std::size_t max_iter = std::min(room, std::max<std::size_t>(opt.max_iter, 1));
     Q_.resize((max_iter + 1) * dim);
     w_.resize(dim);
     alpha_.assign(max_iter, 0.0);
     beta_.assign(max_iter, 0.0);
-    SplitMix64 rng{opt.seed * 0x2545F4914F6CDD1Dull + 1};
-
-    EigenResult res;
+    SplitMix64 rng{(opt.seed * 0x2545F4914F6CDD1Dull + 1) ^ (stream * 0x9E3779B97F4A7C15ull)};
     double* Q = Q_.data();
     double* w = w_.data();
-    // Start vector q_0.
+    auto deflate = [&](double* vec, std::size_t j) {  // vec -= L L^T vec and Q Q^T vec
+        orthogonalise(vec, L, r, dim);
+        orthogonalise(vec, Q, j, dim);
+    };
     bool started = false;
     if (v0) {
-        const double nrm = std::sqrt(dot(v0, v0, dim));
-        if (std::isfinite(nrm) && nrm > 0.0) {
-            for (std::size_t i = 0; i < dim; ++i) Q[i] = v0[i] / nrm;
+        std::copy(v0, v0 + dim, Q);
+        orthogonalise(Q, L, r, dim);
+        const double nrm = std::sqrt(dot(Q, Q, dim));
+        if (std::isfinite(nrm) && nrm > 1e-8) {
+            for (std::size_t i = 0; i < dim; ++i) Q[i] /= nrm;
             started = true;
         }
     }
-    if (!started) random_orthogonal(Q, Q, 0, dim, rng);
+    if (!started && !random_orthogonal(Q, L, r, dim, rng)) return false;
 
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> tri;
-    std::size_t j = 0;  // number of Lanczos vectors in the basis
+    std::size_t j = 0;
     double scale = 0.0;  // running estimate of ||H||
-    std::vector<std::size_t> order;
     while (true) {
-        double* q = Q + j * dim;
-        op(q, w);
+        op(Q + j * dim, w);
         ++res.products;
-        const double a = dot(q, w, dim);
+        const double a = dot(Q + j * dim, w, dim);
         alpha_[j] = a;
         ++j;
-        orthogonalise(w, Q, j, dim);
-        double b = std::sqrt(dot(w, w, dim));
+        deflate(w, j);
+        const double b = std::sqrt(dot(w, w, dim));
         scale = std::max({scale, std::abs(a), b});
-        // Ritz values of the j x j tridiagonal T.
-        Eigen::VectorXd diag = Eigen::Map<Eigen::VectorXd>(alpha_.data(), j);
-        Eigen::VectorXd sub = Eigen::Map<Eigen::VectorXd>(beta_.data(), j - 1 > 0 ? j - 1 : 0);
+        const Eigen::VectorXd diag = Eigen::Map<Eigen::VectorXd>(alpha_.data(), static_cast<Eigen::Index>(j));
+        const Eigen::VectorXd sub = Eigen::Map<Eigen::VectorXd>(beta_.data(), static_cast<Eigen::Index>(j - 1));
         tri.computeFromTridiagonal(diag, sub, Eigen::ComputeEigenvectors);
-        const auto& evals = tri.eigenvalues();  // ascending
-        const auto& evecs = tri.eigenvectors();
-        const bool invariant = b <= 1e-12 * scale;
-        const bool exhausted = j >= dim;
-        order.clear();
-        const std::size_t kk = std::min(opt.k, j);
-        for (std::size_t r = 0; r < kk; ++r) order.push_back(opt.largest ? j - 1 - r : r);
-        bool done = kk == opt.k;
-        for (std::size_t idx : order) {
-            const double est = std::abs(b * evecs(j - 1, static_cast<Eigen::Index>(idx)));
-            if (est > opt.tol * std::max(std::abs(evals[idx]), scale * 1e-3)) done = false;
-        }
-        if (invariant && !done && !exhausted) {
-            // The Krylov space is invariant: continue from a fresh direction, decoupled (beta = 0).
-            if (!random_orthogonal(Q + j * dim, Q, j, dim, rng)) done = true;
-            beta_[j - 1] = 0.0;
-        } else if (!done && !exhausted && j < max_iter) {
-            beta_[j - 1] = b;
-            double* qn = Q + j * dim;
-            for (std::size_t i = 0; i < dim; ++i) qn[i] = w[i] / b;
-        }
-        if (done || exhausted || j >= max_iter) {
-            res.converged = done || exhausted;
-            res.iterations = j;
-            // Ritz vectors y = Q s, and their true residuals.
-            res.values.resize(kk);
-            res.vectors.assign(kk * dim, 0.0);
-            res.residuals.resize(kk);
-            std::vector<double> hy(dim);
-            for (std::size_t r = 0; r < kk; ++r) {
-                const auto col = static_cast<Eigen::Index>(order[r]);
-                double* y = res.vectors.data() + r * dim;
-                for (std::size_t l = 0; l < j; ++l) {
-                    const double s = evecs(static_cast<Eigen::Index>(l), col);
-                    const double* ql = Q + l * dim;
-                    for (std::size_t i = 0; i < dim; ++i) y[i] += s * ql[i];
+        const Eigen::Index idx = opt.largest ? static_cast<Eigen::Index>(j - 1) : 0;
+        const double theta = tri.eigenvalues()[idx];
+        const double estimate = std::abs(b * tri.eigenvectors()(static_cast<Eigen::Index>(j - 1), idx));
+        const bool converged = estimate <= opt.tol * std::max(std::abs(theta), 1e-3 * scale);
+        const bool exhausted = j >= room;
+        bool done = converged || exhausted || j >= max_iter;
+        if (!done) {
+            double* next = Q + j * dim;
+            if (b <= 1e-12 * scale) {
+                // invariant subspace without convergence: continue from a fresh direction (beta = 0)
+                if (!random_orthogonal(next, L, r, dim, rng)) {
+                    done = true;
+                } else {
+                    orthogonalise(next, Q, j, dim);
+                    const double nrm = std::sqrt(dot(next, next, dim));
+                    for (std::size_t i = 0; i < dim; ++i) next[i] /= nrm;
+                    beta_[j - 1] = 0.0;
                 }
-                const double nrm = std::sqrt(dot(y, y, dim));
-                for (std::size_t i = 0; i < dim; ++i) y[i] /= nrm;
-                op(y, hy.data());
-                ++res.products;
-                const double lam = dot(y, hy.data(), dim);  // Rayleigh quotient
-                double rr = 0.0;
-                for (std::size_t i = 0; i < dim; ++i) rr += (hy[i] - lam * y[i]) * (hy[i] - lam * y[i]);
-                res.values[r] = lam;
-                res.residuals[r] = std::sqrt(rr);
+            } else {
+                beta_[j - 1] = b;
+                for (std::size_t i = 0; i < dim; ++i) next[i] = w[i] / b;
             }
-            return res;
+        }
+        if (done) {
+            res.iterations += j;
+            std::fill(y, y + dim, 0.0);
+            for (std::size_t l = 0; l < j; ++l) {
+                const double c = tri.eigenvectors()(static_cast<Eigen::Index>(l), idx);
+                const double* ql = Q + l * dim;
+                for (std::size_t i = 0; i < dim; ++i) y[i] += c * ql[i];
+            }
+            const double nrm = std::sqrt(dot(y, y, dim));
+            for (std::size_t i = 0; i < dim; ++i) y[i] /= nrm;
+            value = theta;
+            return converged || exhausted;
         }
     }
+}
+
+EigenResult Lanczos::solve(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* v0) {
+    if (dim == 0) throw std::invalid_argument("dim: operator dimension must be positive");
+    if (opt.k < 1 || opt.k > dim) throw std::invalid_argument("k: must be between 1 and the dimension");
+    // Find the pairs one at a time, locking each and restarting in the complement: a repeated
+    // eigenvalue then shows up once per copy (a single Krylov space holds only one copy).
+    EigenResult res;
+    res.converged = true;
+    res.vectors.assign(opt.k * dim, 0.0);
+    res.values.resize(opt.k);
+    res.residuals.resize(opt.k);
+    std::vector<double> hy(dim);
+    for (std::size_t r = 0; r < opt.k; ++r) {
+        double* y = res.vectors.data() + r * dim;
+        double value = 0.0;
+        const bool ok = extreme_pair(op, dim, opt, res.vectors.data(), r, r == 0 ? v0 : nullptr, r, value, y, res);
+        res.converged = res.converged && ok;
+        // Rayleigh quotient and true residual ||H y - lambda y||
+        op(y, hy.data());
+        ++res.products;
+        const double lam = dot(y, hy.data(), dim);
+        double rr = 0.0;
+        for (std::size_t i = 0; i < dim; ++i) rr += (hy[i] - lam * y[i]) * (hy[i] - lam * y[i]);
+        res.values[r] = lam;
+        res.residuals[r] = std::sqrt(rr);
+    }
+    return res;
 }
 
 }  // namespace relu1d

@@ -60,10 +60,17 @@ def read_checkpoint(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"path: no such checkpoint: {path}")
+    if os.path.isdir(path):
+        raise CheckpointError(f"path: {path} is a directory, not a relu1d checkpoint")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {name: f[name] for name in f.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        with open(path, "rb") as fh:  # our handle: closed even when np.load fails half-way
+            loaded = np.load(fh, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("not an npz archive")
+            with loaded as f:
+                arrays = {name: f[name] for name in f.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError, NotImplementedError,
+            RuntimeError) as exc:
         raise CheckpointError(f"path: {path} is not a readable relu1d checkpoint (truncated or foreign "
                               f"file: {exc})") from None
     if "meta" not in arrays:
@@ -75,7 +82,10 @@ def read_checkpoint(path):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"path: {path} is not a relu1d checkpoint (format {meta.get('format')!r})"
                               if isinstance(meta, dict) else f"path: {path} has corrupt metadata")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"path: {path} has corrupt metadata (format_version {version!r})")
+    if version > FORMAT_VERSION:
         raise CheckpointError(f"path: {path} was written by a newer relu1d (format version "
                               f"{meta['format_version']}); upgrade relu1d to read it")
     return arrays, meta

@@ -230,6 +230,11 @@ class Run:
             raise CheckpointError(f"path: {path} lacks {missing}: truncated or not a relu1d run file")
         try:
             config = meta["config"]
+            if not isinstance(config, dict):
+                raise ValueError(f"config is {type(config).__name__}, not a mapping")
+            rows = {arrays["history_" + k].shape for k in HISTORY_KEYS}
+            if len(rows) != 1 or len(next(iter(rows))) != 1:
+                raise ValueError(f"history columns have shapes {sorted(rows)}, expected equal 1-D lengths")
             theta = np.asarray(arrays["theta"], dtype=np.float64)
             objective = Objective(arrays["x"], arrays["y"], kernel=config.get("kernel", "fast"),
                                   threads=config.get("threads"))

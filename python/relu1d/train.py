@@ -179,6 +179,11 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                     chunk, starts, values, clip, cfg["record_every"], cfg["sharpness_every"], cfg["grad_tol"],
                     cfg["loss_tol"], cfg["max_loss"], cfg["sharpness_tol"], cfg["sharpness_max_iter"],
                     _CHUNK_SECONDS, wall0 + (time.perf_counter() - t_begin))
+                if before == start and run.history.rows and len(records["step"]) \
+                        and records["step"][0] == run.history["step"][-1]:
+                    # resuming a run that stopped right after recording this step (converged, or
+                    # diverged and stepped back): its row is already in the history
+                    records = {k: v[1:] for k, v in records.items()}
                 run.history.append(records)
                 sync()
                 if bar is not None:

@@ -1,5 +1,7 @@
 // Extreme algebraic eigenvalues of a symmetric operator given only by its products (H u), by
-// Lanczos with full re-orthogonalisation. The tridiagonal projection is solved with Eigen.
+// Lanczos with full re-orthogonalisation. The tridiagonal projection is solved with Eigen. For
+// k > 1 the pairs are found one at a time, each run deflated against the pairs already found,
+// so repeated eigenvalues are found with their multiplicity.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +24,7 @@ struct LanczosOptions {
     std::size_t k = 1;            // how many eigenpairs
     bool largest = true;          // largest algebraic, else smallest algebraic
     double tol = 1e-10;           // stop when every residual estimate <= tol * max(|lambda|, scale)
-    std::size_t max_iter = 300;   // Lanczos steps at most (capped at dim)
+    std::size_t max_iter = 300;   // Lanczos steps at most per eigenpair (capped at dim)
     std::uint64_t seed = 0;       // for the random start and restart vectors
 };
 
@@ -35,6 +37,8 @@ public:
     EigenResult solve(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* v0 = nullptr);
 
 private:
+    bool extreme_pair(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* L, std::size_t r,
+                      const double* v0, std::uint64_t stream, double& value, double* y, EigenResult& res);
     std::vector<double> Q_, w_, alpha_, beta_;
 };
 
