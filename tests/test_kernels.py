@@ -220,3 +220,28 @@ def test_results_do_not_depend_on_call_history():
         got_loss, got_g = reused.loss_and_grad(t)
         assert got_loss == loss
         np.testing.assert_array_equal(got_g, g)
+
+
+@pytest.mark.parametrize("jump", [1e-7, 1e-3, 0.05, 1.0])
+def test_cached_boundaries_follow_moving_knots(jump):
+    """One fast Objective reused along a path of parameters (its cached boundaries move by zero,
+    one or many data points between calls, w changes sign or hits 0) agrees with a fresh dense
+    kernel at every point, active sets included (the Hessian's b-b block counts them)."""
+    rng = np.random.default_rng(7)
+    x = np.round(rng.uniform(-1, 1, 40) * 64) / 64  # dyadic, with ties
+    y = np.sin(3 * x)
+    fast = relu1d.Objective(x, y, kernel="fast")
+    dense = relu1d.Objective(x, y, kernel="dense")
+    m = 25
+    theta = relu1d.init_params(m, rng=3)
+    for step in range(60):
+        theta = theta + jump * rng.standard_normal(theta.size)
+        if step % 10 == 5:  # a knot exactly on a data point, and a neuron with w = 0
+            theta[0], theta[m] = 1.0, -x[step % x.size]
+            theta[1], theta[m + 1] = 0.0, 0.25 if step % 20 == 5 else -0.25
+        hf, hd = fast.hessian(theta), dense.hessian(theta)
+        scale = np.abs(hd).max()
+        assert np.abs(hf - hd).max() <= 64 * np.finfo(float).eps * x.size * scale, step
+        np.testing.assert_allclose(fast.grad(theta), dense.grad(theta), rtol=0,
+                                   atol=64 * np.finfo(float).eps * x.size * np.abs(dense.grad(theta)).max())
+        assert fast.knots_inside(theta) == dense.knots_inside(theta)

@@ -307,18 +307,31 @@ void interval_sums(std::size_t m, std::size_t n, const std::size_t* __restrict q
     }
 }
 
-// Pass 1 of FastKernel::locate: keep each boundary, flag the neurons where it no longer holds.
+// Pass 1 of FastKernel::locate: the new boundary of every neuron whose boundary stayed or moved
+// by one data point (the common case between GD steps), branch-free; the others are flagged.
+// pred(i) = active(x_i) for w > 0, inactive(x_i) for w < 0, is monotone false..true and the
+// boundary q is its first true. xp[i + 2] = x_i with two -inf/+inf sentinels on each side, so
+// that pred(-2), pred(-1) are false and pred(n), pred(n + 1) true for every finite w != 0.
 void check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, const double* __restrict b,
-                      const double* __restrict xp, const std::size_t* __restrict q, std::size_t* __restrict prefix,
+                      const double* __restrict xp, std::size_t* __restrict q, std::size_t* __restrict prefix,
                       std::size_t* __restrict slot, std::size_t* __restrict moved) {
     for (std::size_t k = 0; k < m; ++k) {
         const std::size_t qk = q[k];
-        const bool neg = w[k] < 0.0;
-        const bool before = is_active(w[k], b[k], xp[qk]);  // active(x_{q-1})
-        const bool at = is_active(w[k], b[k], xp[qk + 1]);  // active(x_q)
-        moved[k] = static_cast<std::size_t>((before != neg) | (at == neg));
+        const double wk = w[k], bk = b[k];
+        const bool neg = wk < 0.0;
+        const bool p_m2 = is_active(wk, bk, xp[qk]) != neg;      // pred(q - 2)
+        const bool p_m1 = is_active(wk, bk, xp[qk + 1]) != neg;  // pred(q - 1)
+        const bool p_0 = is_active(wk, bk, xp[qk + 2]) != neg;   // pred(q)
+        const bool p_1 = is_active(wk, bk, xp[qk + 3]) != neg;   // pred(q + 1)
+        const bool stay = !p_m1 & p_0;
+        const bool left = p_m1 & !p_m2;
+        const bool right = !p_0 & p_1;
+        const bool nonzero = (wk > 0.0) | neg;  // w == 0 or NaN: the slow path decides
+        const std::size_t qn = qk - static_cast<std::size_t>(left) + static_cast<std::size_t>(right);
+        moved[k] = static_cast<std::size_t>(!((stay | left | right) & nonzero));
+        q[k] = qn;
         prefix[k] = static_cast<std::size_t>(neg);
-        slot[k] = neg ? n + 1 + qk : qk;
+        slot[k] = neg ? n + 1 + qn : qn;
     }
 }
 
@@ -340,11 +353,11 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::mov
     dAB_.assign(2 * (2 * n + 2), 0.0);
     suffix_.assign(4 * (n + 1), 0.0);
     P_.assign(4 * (n + 1), 0.0);
-    xpad_.assign(n + 2, 0.0);
+    xpad_.assign(n + 4, 0.0);
     const double inf = std::numeric_limits<double>::infinity();
-    xpad_[0] = -inf;
-    std::copy(data_->x(), data_->x() + n, xpad_.begin() + 1);
-    xpad_[n + 1] = inf;
+    xpad_[0] = xpad_[1] = -inf;
+    std::copy(data_->x(), data_->x() + n, xpad_.begin() + 2);
+    xpad_[n + 2] = xpad_[n + 3] = inf;
 }
 
 void FastKernel::locate(const Params& p) {
@@ -354,10 +367,7 @@ void FastKernel::locate(const Params& p) {
     prefix_.resize(m);
     slot_.resize(m);
     moved_.resize(m);
-    // Pass 1, branch-free (vectorised): assume each boundary q is where it was. For w > 0 the
-    // predicate pred(i) = active(x_i), for w < 0 pred(i) = inactive(x_i), is monotone
-    // false..true and q is its first true; q is still right iff pred(q - 1) is false and pred(q)
-    // is true. xpad's -inf/+inf sentinels make pred(-1) false and pred(n) true for finite w != 0.
+    // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point.
     check_boundaries(m, n, p.w, p.b, xpad_.data(), boundary_.data(), prefix_.data(), slot_.data(), moved_.data());
     // Compact the moved neurons' indices in place (branch-free append; k >= count always).
     std::size_t count = 0;
@@ -366,7 +376,7 @@ void FastKernel::locate(const Params& p) {
         moved_[count] = k;
         count += flag;
     }
-    // Pass 2: the few neurons whose boundary moved (or w == 0): gallop from the old boundary.
+    // Pass 2: the few neurons whose boundary moved further (or w == 0): gallop from the last guess.
     for (std::size_t j = 0; j < count; ++j) {
         const std::size_t k = moved_[j];
         const double w = p.w[k], b = p.b[k];

@@ -115,9 +115,9 @@ private:
     // neuron active on a suffix [q, n) (summed forwards), slot n + 1 + q for one active on a
     // prefix [0, q) (summed backwards). Slots n and n + 1 are never read (empty sets).
     std::vector<std::size_t> slot_;
-    std::vector<std::size_t> moved_;       // neurons whose boundary changed since the last call
+    std::vector<std::size_t> moved_;       // neurons whose boundary moved by more than one point
     std::size_t moved_count_ = 0;
-    std::vector<double> xpad_;             // [-inf, x_0 .. x_{n-1}, +inf]: branch-free boundary checks
+    std::vector<double> xpad_;             // [-inf, -inf, x_0 .. x_{n-1}, +inf, +inf]: branch-free boundary checks
     // Difference arrays, interleaved (A, B) per slot: 2 (2n + 2) doubles. Each slot holds the
     // plain sum of its neurons' coefficients (all of them active wherever the slot counts), and
     // the sweeps over slots are compensated.
