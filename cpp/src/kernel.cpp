@@ -67,6 +67,44 @@ void assemble_gradient(std::size_t m, double inv_n, const double* __restrict w, 
     }
 }
 
+// The gradient (as assemble_gradient), the GD update next = theta - eta g, and ||g_wbv||^2 in one
+// pass (eight interleaved partial sums: a fixed order).
+double descend(std::size_t m, double inv_n, double eta, const double* __restrict w, const double* __restrict b,
+               const double* __restrict v, const double* __restrict S0, const double* __restrict S1,
+               double* __restrict gw, double* __restrict gb, double* __restrict gv, double* __restrict nw,
+               double* __restrict nb, double* __restrict nv) {
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    std::size_t k = 0;
+    for (; k + 8 <= m; k += 8) {
+        for (std::size_t l = 0; l < 8; ++l) {
+            const std::size_t j = k + l;
+            const double a = v[j] * S1[j] * inv_n;
+            const double c = v[j] * S0[j] * inv_n;
+            const double d = (w[j] * S1[j] + b[j] * S0[j]) * inv_n;
+            gw[j] = a;
+            gb[j] = c;
+            gv[j] = d;
+            nw[j] = w[j] - eta * a;
+            nb[j] = b[j] - eta * c;
+            nv[j] = v[j] - eta * d;
+            acc[l] += (a * a + c * c) + d * d;
+        }
+    }
+    for (; k < m; ++k) {
+        const double a = v[k] * S1[k] * inv_n;
+        const double c = v[k] * S0[k] * inv_n;
+        const double d = (w[k] * S1[k] + b[k] * S0[k]) * inv_n;
+        gw[k] = a;
+        gb[k] = c;
+        gv[k] = d;
+        nw[k] = w[k] - eta * a;
+        nb[k] = b[k] - eta * c;
+        nv[k] = v[k] - eta * d;
+        acc[k % 8] += (a * a + c * c) + d * d;
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 // alpha = v uw + uv w, beta = v ub + uv b: the coefficients of J u.
 void jvp_coefficients(std::size_t m, const double* __restrict w, const double* __restrict b,
                       const double* __restrict v, const double* __restrict uw, const double* __restrict ub,
@@ -91,6 +129,18 @@ void assemble_hvp(std::size_t m, double inv_n, const double* __restrict w, const
 }
 
 }  // namespace
+
+double Kernel::gradient_step(double eta, double* g, double* next) const {
+    const std::size_t m = m_;
+    const double* th = theta_;
+    const double inv_n = 1.0 / static_cast<double>(data_->n());
+    const double norm2 = descend(m, inv_n, eta, th, th + m, th + 2 * m, S0_.data(), S1_.data(), g, g + m, g + 2 * m,
+                                 next, next + m, next + 2 * m);
+    const double gc = rsum_ / static_cast<double>(data_->n());
+    g[3 * m] = gc;
+    next[3 * m] = th[3 * m] - eta * gc;
+    return norm2 + gc * gc;
+}
 
 double Kernel::gradient(double* g) const {
     const std::size_t m = m_;
@@ -369,16 +419,9 @@ void FastKernel::locate(const Params& p) {
     moved_.resize(m);
     // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point.
     check_boundaries(m, n, p.w, p.b, xpad_.data(), boundary_.data(), prefix_.data(), slot_.data(), moved_.data());
-    // Compact the moved neurons' indices in place (branch-free append; k >= count always).
-    std::size_t count = 0;
-    for (std::size_t k = 0; k < m; ++k) {
-        const std::size_t flag = moved_[k];
-        moved_[count] = k;
-        count += flag;
-    }
     // Pass 2: the few neurons whose boundary moved further (or w == 0): gallop from the last guess.
-    for (std::size_t j = 0; j < count; ++j) {
-        const std::size_t k = moved_[j];
+    for (std::size_t k = 0; k < m; ++k) {
+        if (!moved_[k]) continue;  // rare: a well-predicted branch
         const double w = p.w[k], b = p.b[k];
         std::size_t q;
         bool prefix = false;

@@ -25,6 +25,7 @@ Trainer::Trainer(std::shared_ptr<const SortedData> data, KernelKind kind, int th
       step_(step) {
     Params check(theta_.data(), theta_.size());  // validates the length
     next_.assign(theta_.size(), 0.0);
+    prev_.assign(theta_.size(), 0.0);
     grad_.assign(theta_.size(), 0.0);
     if (!eigvec_.empty() && eigvec_.size() != theta_.size())
         throw std::invalid_argument("eigvec: length must equal len(theta)");
@@ -44,20 +45,21 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
     const std::int64_t end = step_ + max_steps;
     while (step_ < end) {
         const double loss = kernel_->prepare(theta_.data(), dim);
-        const double gnorm = std::sqrt(kernel_->gradient(grad_.data()));
+        const double rate = lr.at(step_, cursor);
+        // g, ||g|| and the unclipped step theta - rate g in one pass (next_ is redone if clipped)
+        const double gnorm = std::sqrt(kernel_->gradient_step(rate, grad_.data(), next_.data()));
         last_loss_ = loss;
         last_grad_norm_ = gnorm;
         if (!std::isfinite(loss) || !std::isfinite(gnorm) || (opt.max_loss > 0.0 && loss > opt.max_loss)) {
-            // theta_ has not been recorded as good; next_ holds the previous iterate.
+            // theta_ is not acceptable: step back to the previous iterate, kept in prev_
             if (has_previous_) {
-                std::swap(theta_, next_);
+                std::swap(theta_, prev_);
                 --step_;
                 has_previous_ = false;
             }
             return StopReason::diverged;
         }
         const bool measure = opt.sharpness_every > 0 && step_ % opt.sharpness_every == 0;
-        const double rate = lr.at(step_, cursor);
         if (measure || step_ % opt.record_every == 0) {
             double sharp = std::numeric_limits<double>::quiet_NaN(), resid = sharp;
             std::int64_t products = 0;
@@ -85,8 +87,12 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
         }
         if (gnorm <= opt.grad_tol || loss <= opt.loss_tol) return StopReason::converged;
         // theta_{t+1} = theta_t - eta g,  eta = lr_t * min(1, clip / ||g||)
-        const double eta = (opt.clip > 0.0 && gnorm > opt.clip) ? rate * (opt.clip / gnorm) : rate;
-        for (std::size_t q = 0; q < dim; ++q) next_[q] = theta_[q] - eta * grad_[q];
+        if (opt.clip > 0.0 && gnorm > opt.clip) {
+            const double eta = rate * (opt.clip / gnorm);
+            for (std::size_t q = 0; q < dim; ++q) next_[q] = theta_[q] - eta * grad_[q];
+        }
+        // rotate: prev_ <- theta_t, theta_ <- theta_{t+1}, next_ <- free buffer
+        std::swap(prev_, theta_);
         std::swap(theta_, next_);
         has_previous_ = true;
         ++step_;

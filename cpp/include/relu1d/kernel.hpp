@@ -40,6 +40,8 @@ public:
     // dL/dw = v S1/n, dL/db = v S0/n, dL/dv = (w S1 + b S0)/n, dL/dc = sum r/n.
     // Returns ||g||^2.
     double gradient(double* g) const;
+    // The gradient g, the GD step next = theta - eta g, and ||g||^2 (returned), in one pass.
+    double gradient_step(double eta, double* g, double* next) const;
     // H u = J^T (J u) / n + R u (R: the residual term, one 3x3 block per neuron).
     void hvp(const double* u, double* out);
     // The dense (3m+1) x (3m+1) Hessian, row-major (it is symmetric).
