@@ -100,10 +100,13 @@ class Run:
         Seconds spent training, resumes included.
     sharpness_time : float
         Of which seconds were spent measuring the sharpness.
+    core_time : float
+        Of which seconds were spent inside the compiled GD loop (the rest: the Python driver,
+        checkpoints, callbacks, progress).
     """
 
     def __init__(self, *, objective, theta, theta0, steps, status, history, config, eigvec, wall_time,
-                 final_loss=np.nan, final_grad_norm=np.nan, diverged_loss=None, sharpness_time=0.0,
+                 final_loss=np.nan, final_grad_norm=np.nan, diverged_loss=None, sharpness_time=0.0, core_time=0.0,
                  version=__version__):
         self.objective = objective
         self.theta = theta
@@ -118,6 +121,7 @@ class Run:
         self.final_grad_norm = float(final_grad_norm)
         self.diverged_loss = diverged_loss
         self.sharpness_time = float(sharpness_time)
+        self.core_time = float(core_time)
         self.version = version
 
     # -- summaries -------------------------------------------------------------------------------
@@ -209,7 +213,8 @@ class Run:
             arrays["history_" + k] = self.history[k]
         meta = {"steps": self.steps, "status": self.status, "config": self.config, "wall_time": self.wall_time,
                 "final_loss": self.final_loss, "final_grad_norm": self.final_grad_norm,
-                "diverged_loss": self.diverged_loss, "sharpness_time": self.sharpness_time, "version": __version__,
+                "diverged_loss": self.diverged_loss, "sharpness_time": self.sharpness_time,
+                "core_time": self.core_time, "version": __version__,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         return arrays, meta
 
@@ -250,6 +255,7 @@ class Run:
                        final_loss=meta.get("final_loss", np.nan),
                        final_grad_norm=meta.get("final_grad_norm", np.nan),
                        diverged_loss=meta.get("diverged_loss"), sharpness_time=meta.get("sharpness_time", 0.0),
+                       core_time=meta.get("core_time", 0.0),
                        version=meta.get("version", "?"))
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"path: {path} is corrupt ({exc})") from None
