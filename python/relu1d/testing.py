@@ -38,7 +38,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._validate import as_float, as_int, as_rng, as_theta, as_vector
+from ._validate import as_float, as_float_array, as_int, as_rng, as_theta, as_vector
 
 __all__ = [
     "DerivativeCheck",
@@ -202,14 +202,7 @@ def _directions(directions, d: int, rng) -> np.ndarray:
 
 def _direction_array(value, name: str, d: int) -> np.ndarray:
     """Explicit directions, shape (d,) or (k, d), as a (k, d) float64 array."""
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__}")
-    try:
-        U = np.asarray(value)
-    except Exception as exc:  # ragged lists and other unconvertible objects
-        raise TypeError(f"{name}: cannot convert to a float array ({exc})") from None
-    if U.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected numbers, got dtype {U.dtype}")
+    U = as_float_array(value, name, finite=False)
     if U.ndim not in (1, 2) or U.shape[-1] != d:
         raise ValueError(f"{name}: expected shape (k, {d}) or ({d},) for a theta of length {d}, got {U.shape}")
     U = np.array(U, dtype=np.float64, ndmin=2)
