@@ -187,3 +187,13 @@ def test_inputs_are_copied():
 def test_numeric_strings_are_rejected():
     with pytest.raises(TypeError, match=r"^x: expected numbers"):
         relu1d.Objective(["1.0", "2"], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("kernel", ["fast", "dense"])
+def test_overflow_is_an_error_not_a_silent_nan(kernel):
+    obj = relu1d.Objective([1e200, 2e200], [0.0, 1.0], kernel=kernel)
+    theta = relu1d.pack([1e200], [0.0], [1.0], 0.0)
+    for call in (obj.loss, obj.grad, obj.loss_and_grad, obj.hessian, obj.residuals,
+                 lambda t: obj.hvp(t, np.ones(t.size))):
+        with pytest.raises(ValueError, match=r"^theta: the .* overflows float64"):
+            call(theta)

@@ -101,32 +101,33 @@ class Objective:
     # -- values and derivatives -----------------------------------------------------------------
     def loss(self, theta) -> float:
         """L(theta) = 1/(2n) sum_i (f(x_i) - y_i)^2."""
-        return self._core.loss(as_theta(theta))
+        return _finite(self._core.loss(as_theta(theta)), "the loss")
 
     def residuals(self, theta) -> np.ndarray:
         """r_i = f(x_i) - y_i in the caller's data order."""
-        rs = self._core.residuals(as_theta(theta))
+        rs = _finite(self._core.residuals(as_theta(theta)), "the residuals")
         r = np.empty_like(rs)
         r[self._order] = rs
         return r
 
     def grad(self, theta) -> np.ndarray:
         """Gradient dL/dtheta (length 3m+1)."""
-        return self._core.loss_and_grad(as_theta(theta))[1]
+        return self.loss_and_grad(theta)[1]
 
     def loss_and_grad(self, theta):
         """(L(theta), dL/dtheta) from one forward pass."""
-        return self._core.loss_and_grad(as_theta(theta))
+        loss, grad = self._core.loss_and_grad(as_theta(theta))
+        return _finite(loss, "the loss"), _finite(grad, "the gradient")
 
     def hvp(self, theta, u) -> np.ndarray:
         """Hessian-vector product H(theta) u, exact (O(n + m log n) with the fast kernel)."""
         theta = as_theta(theta)
         u = as_vector(u, "u", length=theta.size)
-        return self._core.hvp(theta, u)
+        return _finite(self._core.hvp(theta, u), "the Hessian-vector product")
 
     def hessian(self, theta) -> np.ndarray:
         """The (3m+1) x (3m+1) Hessian H = J^T J / n + (1/n) sum_i r_i hess f(x_i)."""
-        return self._core.hessian(as_theta(theta))
+        return _finite(self._core.hessian(as_theta(theta)), "the Hessian")
 
     def knots_inside(self, theta) -> int:
         """Number of neurons (v_k w_k != 0) whose knot separates the data: some points are
@@ -149,6 +150,14 @@ class Objective:
             return np.column_stack([matvec(U[:, j]) for j in range(U.shape[1])])
 
         return LinearOperator((d, d), matvec=matvec, rmatvec=matvec, matmat=matmat, dtype=np.float64)
+
+
+def _finite(value, what: str):
+    """value, unless float64 overflowed on the way (finite inputs, non-finite result)."""
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"theta: {what} overflows float64 at these parameters (|f(x)| or a product of "
+                         f"weights and data exceeds about 1e308)")
+    return value
 
 
 def _rebuild(x, y, kernel, threads):
