@@ -97,6 +97,8 @@ def sharpness(objective, theta, *, k: int = 1, which: str = "largest", tol: floa
         if not np.any(v0):
             raise ValueError("v0: must not be the zero vector")
     out = obj._core.eigsh(theta, k, which == "largest", tol, max_iter, v0, seed)
+    if not np.all(np.isfinite(out["values"])):
+        raise ValueError("theta: the Hessian overflows float64 at these parameters")
     return EigenResult(eigenvalues=out["values"], eigenvectors=out["vectors"], residuals=out["residuals"],
                        n_hvp=int(out["products"]), iterations=int(out["iterations"]),
                        converged=bool(out["converged"]), which=which)
