@@ -68,40 +68,31 @@ void assemble_gradient(std::size_t m, double inv_n, const double* __restrict w, 
 }
 
 // The gradient (as assemble_gradient), the GD update next = theta - eta g, and ||g_wbv||^2 in one
-// pass (eight interleaved partial sums: a fixed order).
+// pass (eight interleaved partial sums: a fixed order). g is stored only if kStoreGradient.
+template <bool kStoreGradient>
 double descend(std::size_t m, double inv_n, double eta, const double* __restrict w, const double* __restrict b,
                const double* __restrict v, const double* __restrict S0, const double* __restrict S1,
                double* __restrict gw, double* __restrict gb, double* __restrict gv, double* __restrict nw,
                double* __restrict nb, double* __restrict nv) {
     double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-    std::size_t k = 0;
-    for (; k + 8 <= m; k += 8) {
-        for (std::size_t l = 0; l < 8; ++l) {
-            const std::size_t j = k + l;
-            const double a = v[j] * S1[j] * inv_n;
-            const double c = v[j] * S0[j] * inv_n;
-            const double d = (w[j] * S1[j] + b[j] * S0[j]) * inv_n;
+    auto one = [&](std::size_t j, double& sum) {
+        const double a = v[j] * S1[j] * inv_n;
+        const double c = v[j] * S0[j] * inv_n;
+        const double d = (w[j] * S1[j] + b[j] * S0[j]) * inv_n;
+        if (kStoreGradient) {
             gw[j] = a;
             gb[j] = c;
             gv[j] = d;
-            nw[j] = w[j] - eta * a;
-            nb[j] = b[j] - eta * c;
-            nv[j] = v[j] - eta * d;
-            acc[l] += (a * a + c * c) + d * d;
         }
-    }
-    for (; k < m; ++k) {
-        const double a = v[k] * S1[k] * inv_n;
-        const double c = v[k] * S0[k] * inv_n;
-        const double d = (w[k] * S1[k] + b[k] * S0[k]) * inv_n;
-        gw[k] = a;
-        gb[k] = c;
-        gv[k] = d;
-        nw[k] = w[k] - eta * a;
-        nb[k] = b[k] - eta * c;
-        nv[k] = v[k] - eta * d;
-        acc[k % 8] += (a * a + c * c) + d * d;
-    }
+        nw[j] = w[j] - eta * a;
+        nb[j] = b[j] - eta * c;
+        nv[j] = v[j] - eta * d;
+        sum += (a * a + c * c) + d * d;
+    };
+    std::size_t k = 0;
+    for (; k + 8 <= m; k += 8)
+        for (std::size_t l = 0; l < 8; ++l) one(k + l, acc[l]);
+    for (; k < m; ++k) one(k, acc[k % 8]);
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
@@ -134,10 +125,11 @@ double Kernel::gradient_step(double eta, double* g, double* next) const {
     const std::size_t m = m_;
     const double* th = theta_;
     const double inv_n = 1.0 / static_cast<double>(data_->n());
-    const double norm2 = descend(m, inv_n, eta, th, th + m, th + 2 * m, S0_.data(), S1_.data(), g, g + m, g + 2 * m,
-                                 next, next + m, next + 2 * m);
+    const auto step = g ? descend<true> : descend<false>;
+    const double norm2 = step(m, inv_n, eta, th, th + m, th + 2 * m, S0_.data(), S1_.data(), g, g + m, g + 2 * m,
+                              next, next + m, next + 2 * m);
     const double gc = rsum_ / static_cast<double>(data_->n());
-    g[3 * m] = gc;
+    if (g) g[3 * m] = gc;
     next[3 * m] = th[3 * m] - eta * gc;
     return norm2 + gc * gc;
 }
@@ -300,6 +292,9 @@ std::size_t DenseKernel::knots_inside() const {
 
 namespace {
 
+// Marks a slot whose boundary pass 1 of FastKernel::locate could not settle.
+constexpr std::size_t kMovedBit = std::size_t{1} << (8 * sizeof(std::size_t) - 1);
+
 // Smallest i in [0, n] with pred(i) true, for pred monotone (false..false, true..true) on [0, n),
 // pred(n) taken as true. Gallops from the guess g: O(log |answer - g|) evaluations.
 template <class Pred>
@@ -333,27 +328,18 @@ std::size_t first_true(Pred pred, std::size_t n, std::size_t g) {
     return static_cast<std::size_t>(b);
 }
 
-// alpha = v w, beta = v b: the forward pass's coefficients.
-void product_coefficients(std::size_t m, const double* __restrict w, const double* __restrict b,
-                          const double* __restrict v, double* __restrict alpha, double* __restrict beta) {
-    for (std::size_t k = 0; k < m; ++k) {
-        alpha[k] = v[k] * w[k];
-        beta[k] = v[k] * b[k];
-    }
-}
-
-// T0_k, T1_k: sums over [0, q_k) or [q_k, n) from the prefix entries P[4 i .. 4 i + 3] =
-// (sum t hi, sum t x hi, sum t lo, sum t x lo).
-void interval_sums(std::size_t m, std::size_t n, const std::size_t* __restrict q,
-                   const std::size_t* __restrict prefix, const double* __restrict P, double* __restrict T0,
-                   double* __restrict T1) {
+// T0_k, T1_k: sums over the active set of slot s_k (s < n + 1: suffix [s, n); else prefix
+// [0, s - n - 1)) from the prefix entries P[4 i .. 4 i + 3] = (sum t hi, sum t x hi, sum t lo, sum t x lo).
+void interval_sums(std::size_t m, std::size_t n, const std::size_t* __restrict slot, const double* __restrict P,
+                   double* __restrict T0, double* __restrict T1) {
     const double* end = P + 4 * n;
     for (std::size_t k = 0; k < m; ++k) {
-        const double* e = P + 4 * q[k];
+        const bool prefix = slot[k] > n;
+        const double* e = P + 4 * (prefix ? slot[k] - (n + 1) : slot[k]);
         const double pre0 = e[0] + e[2], pre1 = e[1] + e[3];
         const double suf0 = (end[0] - e[0]) + (end[2] - e[2]), suf1 = (end[1] - e[1]) + (end[3] - e[3]);
-        T0[k] = prefix[k] ? pre0 : suf0;
-        T1[k] = prefix[k] ? pre1 : suf1;
+        T0[k] = prefix ? pre0 : suf0;
+        T1[k] = prefix ? pre1 : suf1;
     }
 }
 
@@ -362,11 +348,13 @@ void interval_sums(std::size_t m, std::size_t n, const std::size_t* __restrict q
 // pred(i) = active(x_i) for w > 0, inactive(x_i) for w < 0, is monotone false..true and the
 // boundary q is its first true. xp[i + 2] = x_i with two -inf/+inf sentinels on each side, so
 // that pred(-2), pred(-1) are false and pred(n), pred(n + 1) true for every finite w != 0.
-void check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, const double* __restrict b,
-                      const double* __restrict xp, std::size_t* __restrict q, std::size_t* __restrict prefix,
-                      std::size_t* __restrict slot, std::size_t* __restrict moved) {
+// A flagged neuron keeps its old slot with kMovedBit set. Returns the number flagged.
+std::size_t check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, const double* __restrict b,
+                             const double* __restrict xp, std::size_t* __restrict slot) {
+    std::size_t count = 0;
     for (std::size_t k = 0; k < m; ++k) {
-        const std::size_t qk = q[k];
+        const std::size_t sk = slot[k];
+        const std::size_t qk = sk > n ? sk - (n + 1) : sk;  // the previous boundary
         const double wk = w[k], bk = b[k];
         const bool neg = wk < 0.0;
         const bool p_m2 = is_active(wk, bk, xp[qk]) != neg;      // pred(q - 2)
@@ -377,12 +365,12 @@ void check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, 
         const bool left = p_m1 & !p_m2;
         const bool right = !p_0 & p_1;
         const bool nonzero = (wk > 0.0) | neg;  // w == 0 or NaN: the slow path decides
+        const bool flag = !((stay | left | right) & nonzero);
         const std::size_t qn = qk - static_cast<std::size_t>(left) + static_cast<std::size_t>(right);
-        moved[k] = static_cast<std::size_t>(!((stay | left | right) & nonzero));
-        q[k] = qn;
-        prefix[k] = static_cast<std::size_t>(neg);
-        slot[k] = neg ? n + 1 + qn : qn;
+        count += static_cast<std::size_t>(flag);
+        slot[k] = flag ? sk | kMovedBit : (neg ? n + 1 + qn : qn);
     }
+    return count;
 }
 
 // d[2 slot_k] += alpha_k, d[2 slot_k + 1] += beta_k.
@@ -392,6 +380,17 @@ void scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const doub
         double* e = d + 2 * slot[k];
         e[0] += alpha[k];
         e[1] += beta[k];
+    }
+}
+
+// d[2 slot_k] += v_k w_k, d[2 slot_k + 1] += v_k b_k: the forward pass's coefficients, scattered
+// as they are formed.
+void scatter_products(std::size_t m, const std::size_t* __restrict slot, const double* __restrict w,
+                      const double* __restrict b, const double* __restrict v, double* __restrict d) {
+    for (std::size_t k = 0; k < m; ++k) {
+        double* e = d + 2 * slot[k];
+        e[0] += v[k] * w[k];
+        e[1] += v[k] * b[k];
     }
 }
 
@@ -413,40 +412,41 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::mov
 void FastKernel::locate(const Params& p) {
     const std::size_t n = data_->n(), m = p.m;
     const double* x = data_->x();
-    if (boundary_.size() != m) boundary_.assign(m, n / 2);
-    prefix_.resize(m);
-    slot_.resize(m);
-    moved_.resize(m);
+    if (slot_.size() != m) slot_.assign(m, n / 2);
     // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point.
-    check_boundaries(m, n, p.w, p.b, xpad_.data(), boundary_.data(), prefix_.data(), slot_.data(), moved_.data());
+    const std::size_t flagged = check_boundaries(m, n, p.w, p.b, xpad_.data(), slot_.data());
     // Pass 2: the few neurons whose boundary moved further (or w == 0): gallop from the last guess.
-    for (std::size_t k = 0; k < m; ++k) {
-        if (!moved_[k]) continue;  // rare: a well-predicted branch
+    for (std::size_t k = 0; k < m && flagged > 0; ++k) {
+        if (!(slot_[k] & kMovedBit)) continue;  // rare: a well-predicted branch
+        slot_[k] &= ~kMovedBit;
+        const std::size_t guess = boundary(k);
         const double w = p.w[k], b = p.b[k];
         std::size_t q;
         bool prefix = false;
         if (w > 0.0) {
-            q = first_true([&](std::size_t i) { return is_active(w, b, x[i]); }, n, boundary_[k]);
+            q = first_true([&](std::size_t i) { return is_active(w, b, x[i]); }, n, guess);
         } else if (w < 0.0) {
-            q = first_true([&](std::size_t i) { return !is_active(w, b, x[i]); }, n, boundary_[k]);
+            q = first_true([&](std::size_t i) { return !is_active(w, b, x[i]); }, n, guess);
             prefix = true;
         } else {  // w == 0 (or NaN): the same predicate at every point: suffix [0, n) or [n, n)
             q = is_active(w, b, x[0]) ? 0 : n;
         }
-        boundary_[k] = q;
-        prefix_[k] = prefix;
         slot_[k] = prefix ? n + 1 + q : q;
     }
 }
 
 void FastKernel::linear_sweep(const double* alpha, const double* beta, double c0, double* s) {
-    // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise). Each neuron
-    // adds its coefficients to one slot; a backward sweep sums the prefix-active neurons, a forward
-    // sweep the suffix-active ones, both double-double.
-    const std::size_t n = data_->n(), m = m_;
-    const double* x = data_->x();
     std::fill(dAB_.begin(), dAB_.end(), 0.0);
-    scatter_pairs(m, slot_.data(), alpha, beta, dAB_.data());
+    scatter_pairs(m_, slot_.data(), alpha, beta, dAB_.data());
+    sweep_slots(c0, s);
+}
+
+void FastKernel::sweep_slots(double c0, double* s) {
+    // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise). Each neuron
+    // has added its coefficients to one slot; a backward sweep sums the prefix-active neurons, a
+    // forward sweep the suffix-active ones, both double-double.
+    const std::size_t n = data_->n();
+    const double* x = data_->x();
     dAB_[1] += c0;  // c0 counts everywhere: slot 0 of the forward part
     const double* d = dAB_.data();
     double* suf = suffix_.data();  // per i: (A hi, B hi, A lo, B lo)
@@ -470,8 +470,9 @@ void FastKernel::linear_sweep(const double* alpha, const double* beta, double c0
 }
 
 void FastKernel::forward(const Params& p, double* r) {
-    product_coefficients(p.m, p.w, p.b, p.v, alpha_.data(), beta_.data());
-    linear_sweep(alpha_.data(), beta_.data(), p.c, r);
+    std::fill(dAB_.begin(), dAB_.end(), 0.0);
+    scatter_products(p.m, slot_.data(), p.w, p.b, p.v, dAB_.data());
+    sweep_slots(p.c, r);
     const double* y = data_->y();
     for (std::size_t i = 0; i < data_->n(); ++i) r[i] -= y[i];
 }
@@ -489,7 +490,7 @@ double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
         store_pair(P + 4 * (i + 1), acc.hi);
         store_pair(P + 4 * (i + 1) + 2, acc.lo);
     }
-    interval_sums(m_, n, boundary_.data(), prefix_.data(), P, T0, T1);
+    interval_sums(m_, n, slot_.data(), P, T0, T1);
     return acc.hi[0] + acc.lo[0];
 }
 
@@ -546,7 +547,7 @@ std::size_t FastKernel::knots_inside() const {
     std::size_t count = 0;
     for (std::size_t k = 0; k < p.m; ++k) {
         if (p.w[k] == 0.0 || p.v[k] == 0.0) continue;
-        count += (boundary_[k] > 0 && boundary_[k] < n);
+        count += (boundary(k) > 0 && boundary(k) < n);
     }
     return count;
 }

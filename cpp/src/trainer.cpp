@@ -46,8 +46,8 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
     while (step_ < end) {
         const double loss = kernel_->prepare(theta_.data(), dim);
         const double rate = lr.at(step_, cursor);
-        // g, ||g|| and the unclipped step theta - rate g in one pass (next_ is redone if clipped)
-        const double gnorm = std::sqrt(kernel_->gradient_step(rate, grad_.data(), next_.data()));
+        // ||g|| and the unclipped step theta - rate g in one pass (next_ is redone if clipped)
+        const double gnorm = std::sqrt(kernel_->gradient_step(rate, nullptr, next_.data()));
         last_loss_ = loss;
         last_grad_norm_ = gnorm;
         if (!std::isfinite(loss) || !std::isfinite(gnorm) || (opt.max_loss > 0.0 && loss > opt.max_loss)) {
@@ -89,6 +89,7 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
         // theta_{t+1} = theta_t - eta g,  eta = lr_t * min(1, clip / ||g||)
         if (opt.clip > 0.0 && gnorm > opt.clip) {
             const double eta = rate * (opt.clip / gnorm);
+            kernel_->gradient(grad_.data());
             for (std::size_t q = 0; q < dim; ++q) next_[q] = theta_[q] - eta * grad_[q];
         }
         // rotate: prev_ <- theta_t, theta_ <- theta_{t+1}, next_ <- free buffer

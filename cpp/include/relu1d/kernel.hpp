@@ -41,6 +41,7 @@ public:
     // Returns ||g||^2.
     double gradient(double* g) const;
     // The gradient g, the GD step next = theta - eta g, and ||g||^2 (returned), in one pass.
+    // g may be null: then the gradient is not stored.
     double gradient_step(double eta, double* g, double* next) const;
     // H u = J^T (J u) / n + R u (R: the residual term, one 3x3 block per neuron).
     void hvp(const double* u, double* out);
@@ -101,8 +102,8 @@ public:
     void hessian(double* H) override;
     std::size_t knots_inside() const override;
     // Active interval [lo, hi) of neuron k at the prepared theta.
-    std::size_t interval_lo(std::size_t k) const { return prefix_[k] ? 0 : boundary_[k]; }
-    std::size_t interval_hi(std::size_t k) const { return prefix_[k] ? boundary_[k] : data_->n(); }
+    std::size_t interval_lo(std::size_t k) const { return is_prefix(k) ? 0 : boundary(k); }
+    std::size_t interval_hi(std::size_t k) const { return is_prefix(k) ? boundary(k) : data_->n(); }
 
 protected:
     void forward(const Params& p, double* r) override;
@@ -111,14 +112,19 @@ protected:
     void locate(const Params& p) override;
 
 private:
-    std::vector<std::size_t> boundary_;    // q_k (also the galloping start of the next call)
-    std::vector<std::size_t> prefix_;      // 1: active on [0, q_k) (w < 0); 0: on [q_k, n)
-    // Where each neuron's coefficients enter the difference arrays: slot q (< n + 1) for a
-    // neuron active on a suffix [q, n) (summed forwards), slot n + 1 + q for one active on a
-    // prefix [0, q) (summed backwards). Slots n and n + 1 are never read (empty sets).
+    // s_i = c0 + A_i x_i + B_i from the coefficients scattered into dAB_ (compensated sweeps).
+    void sweep_slots(double c0, double* s);
+
+    // 1: neuron k is active on a prefix [0, q_k) (w < 0); 0: on a suffix [q_k, n).
+    bool is_prefix(std::size_t k) const { return slot_[k] > data_->n(); }
+    // Its boundary q_k (also the galloping start of the next call).
+    std::size_t boundary(std::size_t k) const { return is_prefix(k) ? slot_[k] - (data_->n() + 1) : slot_[k]; }
+
+    // The active set of each neuron, encoded as the slot where its coefficients enter the
+    // difference arrays: slot q (< n + 1) for a neuron active on a suffix [q, n) (summed
+    // forwards), slot n + 1 + q for one active on a prefix [0, q) (summed backwards). Slots n
+    // and n + 1 are never read (empty sets).
     std::vector<std::size_t> slot_;
-    std::vector<std::size_t> moved_;       // neurons whose boundary moved by more than one point
-    std::size_t moved_count_ = 0;
     std::vector<double> xpad_;             // [-inf, -inf, x_0 .. x_{n-1}, +inf, +inf]: branch-free boundary checks
     // Difference arrays, interleaved (A, B) per slot: 2 (2n + 2) doubles. Each slot holds the
     // plain sum of its neurons' coefficients (all of them active wherever the slot counts), and
