@@ -39,7 +39,7 @@ public:
 private:
     bool extreme_pair(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* L, std::size_t r,
                       const double* v0, std::uint64_t stream, double& value, double* y, EigenResult& res);
-    std::vector<double> Q_, w_, alpha_, beta_;
+    std::vector<double> Q_, w_, alpha_, beta_, hy_;
 };
 
 }  // namespace relu1d
