@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._validate import as_int, as_theta, as_threads, as_vector
+from ._validate import as_theta, as_threads, as_vector
 
 __all__ = ["Objective", "KERNELS"]
 
@@ -168,7 +168,3 @@ def check_objective(objective) -> Objective:
     if not isinstance(objective, Objective):
         raise TypeError(f"objective: expected a relu1d.Objective, got {type(objective).__name__}")
     return objective
-
-
-def check_width(value) -> int:
-    return as_int(value, "width", minimum=1)
