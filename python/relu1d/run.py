@@ -64,11 +64,20 @@ class History(Mapping):
         return sum(len(c["step"]) for c in self._chunks)
 
     def last(self, key: str, default=np.nan):
-        """Last finite value of a column (e.g. the latest measured sharpness)."""
-        col = self[key]
-        if col.dtype.kind == "f":
-            col = col[np.isfinite(col)]
-        return col[-1] if col.size else default
+        """Last finite value of a column (e.g. the latest measured sharpness).
+
+        Reads the chunks from the end without joining them, so a progress bar or callback that
+        asks after every chunk costs O(chunk), not O(history).
+        """
+        if key not in HISTORY_KEYS:
+            raise KeyError(f"{key!r} (history columns: {', '.join(HISTORY_KEYS)})")
+        for chunk in reversed(self._chunks):
+            col = chunk[key]
+            if col.dtype.kind == "f":
+                col = col[np.isfinite(col)]
+            if col.size:
+                return col[-1]
+        return default
 
     def __repr__(self) -> str:
         return f"History({self.rows} rows: {', '.join(HISTORY_KEYS)})"
