@@ -25,7 +25,6 @@ Trainer::Trainer(std::shared_ptr<const SortedData> data, KernelKind kind, int th
       step_(step) {
     Params check(theta_.data(), theta_.size());  // validates the length
     next_.assign(theta_.size(), 0.0);
-    prev_.assign(theta_.size(), 0.0);
     grad_.assign(theta_.size(), 0.0);
     if (!eigvec_.empty() && eigvec_.size() != theta_.size())
         throw std::invalid_argument("eigvec: length must equal len(theta)");
@@ -45,18 +44,22 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
     const std::int64_t end = step_ + max_steps;
     while (step_ < end) {
         const double loss = kernel_->prepare(theta_.data(), dim);
-        const double rate = lr.at(step_, cursor);
-        // ||g|| and the unclipped step theta - rate g in one pass (next_ is redone if clipped)
-        const double gnorm = std::sqrt(kernel_->gradient_step(rate, nullptr, next_.data()));
         last_loss_ = loss;
-        last_grad_norm_ = gnorm;
-        if (!std::isfinite(loss) || !std::isfinite(gnorm) || (opt.max_loss > 0.0 && loss > opt.max_loss)) {
-            // theta_ is not acceptable: step back to the previous iterate, kept in prev_
+        if (!std::isfinite(loss) || (opt.max_loss > 0.0 && loss > opt.max_loss)) {
+            // theta_ is not acceptable: step back to the previous iterate, still intact in next_
             if (has_previous_) {
-                std::swap(theta_, prev_);
+                std::swap(theta_, next_);
                 --step_;
                 has_previous_ = false;
             }
+            return StopReason::diverged;
+        }
+        const double rate = lr.at(step_, cursor);
+        // ||g|| and the unclipped step theta - rate g in one pass (next_ is redone if clipped)
+        const double gnorm = std::sqrt(kernel_->gradient_step(rate, nullptr, next_.data()));
+        last_grad_norm_ = gnorm;
+        if (!std::isfinite(gnorm)) {  // the gradient overflowed at an acceptable theta_: keep theta_
+            has_previous_ = false;
             return StopReason::diverged;
         }
         const bool measure = opt.sharpness_every > 0 && step_ % opt.sharpness_every == 0;
@@ -85,16 +88,17 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
             rec.sharpness_products.push_back(products);
             rec.time.push_back(elapsed + seconds());
         }
-        if (gnorm <= opt.grad_tol || loss <= opt.loss_tol) return StopReason::converged;
+        if (gnorm <= opt.grad_tol || loss <= opt.loss_tol) {
+            has_previous_ = false;  // next_ was overwritten by the step not taken
+            return StopReason::converged;
+        }
         // theta_{t+1} = theta_t - eta g,  eta = lr_t * min(1, clip / ||g||)
         if (opt.clip > 0.0 && gnorm > opt.clip) {
             const double eta = rate * (opt.clip / gnorm);
             kernel_->gradient(grad_.data());
             for (std::size_t q = 0; q < dim; ++q) next_[q] = theta_[q] - eta * grad_[q];
         }
-        // rotate: prev_ <- theta_t, theta_ <- theta_{t+1}, next_ <- free buffer
-        std::swap(prev_, theta_);
-        std::swap(theta_, next_);
+        std::swap(theta_, next_);  // next_ now holds theta_t (the step-back point)
         has_previous_ = true;
         ++step_;
         if (time_budget > 0.0 && (step_ & 63) == 0 && seconds() > time_budget) return StopReason::time;

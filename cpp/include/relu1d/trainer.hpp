@@ -62,9 +62,9 @@ public:
 
 private:
     std::unique_ptr<Kernel> kernel_;
-    std::vector<double> theta_, next_, prev_, grad_, eigvec_;  // prev_: the iterate before theta_
+    std::vector<double> theta_, next_, grad_, eigvec_;  // two parameter buffers: theta_t and theta_{t+1}
     std::int64_t step_;
-    bool has_previous_ = false;  // prev_ holds the iterate before theta_
+    bool has_previous_ = false;  // next_ holds the iterate before theta_ (until the next update)
     double last_loss_ = 0.0, last_grad_norm_ = 0.0;
     std::size_t total_products_ = 0;
     double sharpness_seconds_ = 0.0;
