@@ -115,6 +115,29 @@ def test_matches_numpy_gd(data, theta0, kernel, case):
 
 
 @pytest.mark.parametrize("kernel", relu1d.KERNELS)
+@pytest.mark.parametrize("lr", [0.05, 0.5])
+def test_trainer_step_is_the_objective_step_bit_for_bit(kernel, lr):
+    # The trainer's step (fused and in place for the fast kernel) is exactly
+    # theta - lr * objective.grad(theta), over a path whose knots cross data points
+    x, y = relu1d.make_data(40, rng=7)
+    obj = relu1d.Objective(x, y, kernel=kernel)
+    theta = relu1d.init_params(30, rng=8, scale=2.0)
+    m = relu1d.width_of(theta)
+
+    def active(th):
+        return (np.outer(th[:m], x) + th[m:2 * m, None]) > 0
+
+    start, moved = theta.copy(), 0
+    for _ in range(300):
+        before = active(theta)
+        theta = theta - lr * obj.grad(theta)
+        moved += int((active(theta) != before).sum())
+    assert moved > 10
+    run = relu1d.train(obj, start, lr=lr, steps=300, record_every=1000, sharpness_every=0)
+    np.testing.assert_array_equal(run.theta, theta)
+
+
+@pytest.mark.parametrize("kernel", relu1d.KERNELS)
 def test_matches_numpy_gd_with_clipping(data, theta0, kernel):
     x, y = data
     clip, steps = 0.05, 200
@@ -392,6 +415,43 @@ def test_divergence_at_step_zero_keeps_theta0():
     assert run.status == "diverged"
     assert run.steps == 0
     np.testing.assert_array_equal(run.theta, th0)
+
+
+@pytest.mark.parametrize("kernel", relu1d.KERNELS)
+@pytest.mark.parametrize("checkpoint_every", [None, 1000])
+def test_late_divergence_steps_back_exactly(tmp_path, kernel, checkpoint_every):
+    # ~9000 quiet steps, then a step size that blows up: the run keeps the last acceptable
+    # iterate, bit-identical to a run stopped there, however far back the last record was and
+    # whether or not the run was cut into chunks in between
+    obj, th0 = small_problem(kernel=kernel)
+    lr = [(0, 0.05), (9000, 50.0)]
+    ckpt = tmp_path / "run.npz" if checkpoint_every else None
+    run = relu1d.train(obj, th0, lr=lr, steps=20_000, record_every=5000, sharpness_every=0,
+                       checkpoint=ckpt, checkpoint_every=checkpoint_every)
+    assert run.status == "diverged"
+    assert 9000 <= run.steps < 20_000
+    assert run.history["step"][-1] < run.steps  # the last record is far behind
+    assert obj.loss(run.theta) <= run.config["max_loss"] < run.diverged_loss
+    again = relu1d.train(obj, th0, lr=lr, steps=run.steps, record_every=5000, sharpness_every=0)
+    assert again.status == "max_steps"
+    np.testing.assert_array_equal(run.theta, again.theta)
+
+
+@pytest.mark.parametrize("record_every", [1, 1000])
+def test_gradient_overflow_at_acceptable_loss_keeps_theta(record_every):
+    # a neuron with w = 1e307, v = 1e-307: f stays finite, but dL/dv = w S1 / n overflows
+    obj, th0 = small_problem()
+    th0 = th0.copy()
+    m = relu1d.width_of(th0)
+    th0[0], th0[m], th0[2 * m] = 1e307, 0.0, 1e-307
+    assert np.isfinite(obj.loss(th0))
+    run = relu1d.train(obj, th0, lr=0.01, steps=100, record_every=record_every, sharpness_every=0)
+    assert run.status == "diverged"
+    assert run.steps == 0
+    np.testing.assert_array_equal(run.theta, th0)
+    assert run.final_loss == obj.loss(th0)
+    g = obj.grad(th0)
+    assert run.final_grad_norm == pytest.approx(np.abs(g).max() * np.linalg.norm(g / np.abs(g).max()))
 
 
 def test_diverged_checkpoint_then_resume(tmp_path):

@@ -38,7 +38,12 @@ double Kernel::prepare(const double* theta, std::size_t dim) {
     theta_ = theta;
     locate(p);
     forward(p, r_.data());
-    rsum_ = residual_sums(r_.data(), S0_.data(), S1_.data());
+    summarize_residuals();
+    set_loss();
+    return loss_;
+}
+
+void Kernel::set_loss() {
     // sum r_i^2, even and odd indices in two compensated lanes
     const std::size_t n = data_->n();
     const double* r = r_.data();
@@ -48,51 +53,53 @@ double Kernel::prepare(const double* theta, std::size_t dim) {
     if (i < n) sq.add(make_pair(r[i] * r[i], 0.0));
     const double total = (sq.hi[0] + sq.hi[1]) + (sq.lo[0] + sq.lo[1]);
     loss_ = total / (2.0 * static_cast<double>(n));
-    return loss_;
 }
 
 namespace {
 
 // The hot per-neuron loops, as functions with restrict-qualified arguments so the compiler can
-// vectorise them (restrict on local copies is not enough for GCC).
+// vectorise them (restrict on local copies is not enough for GCC). Those with gathers stay out of
+// line: inlined, GCC loses the restrict and gives up on the gathers.
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
 
-// gw = v S1 / n, gb = v S0 / n, gv = (w S1 + b S0) / n
+// Neuron k's gradient: (dL/dw, dL/db, dL/dv) = (v S1, v S0, w S1 + b S0) / n.
+struct NeuronGradient {
+    double w, b, v;
+    double norm2() const { return (w * w + b * b) + v * v; }
+};
+inline NeuronGradient neuron_gradient(double w, double b, double v, double S0, double S1, double inv_n) {
+    return {v * S1 * inv_n, v * S0 * inv_n, (w * S1 + b * S0) * inv_n};
+}
+
 void assemble_gradient(std::size_t m, double inv_n, const double* __restrict w, const double* __restrict b,
                        const double* __restrict v, const double* __restrict S0, const double* __restrict S1,
                        double* __restrict gw, double* __restrict gb, double* __restrict gv) {
     for (std::size_t k = 0; k < m; ++k) {
-        gw[k] = v[k] * S1[k] * inv_n;
-        gb[k] = v[k] * S0[k] * inv_n;
-        gv[k] = (w[k] * S1[k] + b[k] * S0[k]) * inv_n;
+        const NeuronGradient g = neuron_gradient(w[k], b[k], v[k], S0[k], S1[k], inv_n);
+        gw[k] = g.w;
+        gb[k] = g.b;
+        gv[k] = g.v;
     }
 }
 
-// The gradient (as assemble_gradient), the GD update next = theta - eta g, and ||g_wbv||^2 in one
-// pass (eight interleaved partial sums: a fixed order). g is stored only if kStoreGradient.
-template <bool kStoreGradient>
-double descend(std::size_t m, double inv_n, double eta, const double* __restrict w, const double* __restrict b,
-               const double* __restrict v, const double* __restrict S0, const double* __restrict S1,
-               double* __restrict gw, double* __restrict gb, double* __restrict gv, double* __restrict nw,
-               double* __restrict nb, double* __restrict nv) {
+// g2_k = ||g_k||^2
+void neuron_gradient_norms(std::size_t m, double inv_n, const double* __restrict w, const double* __restrict b,
+                           const double* __restrict v, const double* __restrict S0, const double* __restrict S1,
+                           double* __restrict g2) {
+    for (std::size_t k = 0; k < m; ++k) g2[k] = neuron_gradient(w[k], b[k], v[k], S0[k], S1[k], inv_n).norm2();
+}
+
+// sum_k g2_k with eight interleaved partial sums (a fixed order, the same wherever g2 came from)
+double total_norm2(std::size_t m, const double* __restrict g2) {
     double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-    auto one = [&](std::size_t j, double& sum) {
-        const double a = v[j] * S1[j] * inv_n;
-        const double c = v[j] * S0[j] * inv_n;
-        const double d = (w[j] * S1[j] + b[j] * S0[j]) * inv_n;
-        if (kStoreGradient) {
-            gw[j] = a;
-            gb[j] = c;
-            gv[j] = d;
-        }
-        nw[j] = w[j] - eta * a;
-        nb[j] = b[j] - eta * c;
-        nv[j] = v[j] - eta * d;
-        sum += (a * a + c * c) + d * d;
-    };
     std::size_t k = 0;
     for (; k + 8 <= m; k += 8)
-        for (std::size_t l = 0; l < 8; ++l) one(k + l, acc[l]);
-    for (; k < m; ++k) one(k, acc[k % 8]);
+        for (std::size_t l = 0; l < 8; ++l) acc[l] += g2[k + l];
+    for (; k < m; ++k) acc[k % 8] += g2[k];
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
@@ -121,20 +128,8 @@ void assemble_hvp(std::size_t m, double inv_n, const double* __restrict w, const
 
 }  // namespace
 
-double Kernel::gradient_step(double eta, double* g, double* next) const {
-    const std::size_t m = m_;
-    const double* th = theta_;
-    const double inv_n = 1.0 / static_cast<double>(data_->n());
-    const auto step = g ? descend<true> : descend<false>;
-    const double norm2 = step(m, inv_n, eta, th, th + m, th + 2 * m, S0_.data(), S1_.data(), g, g + m, g + 2 * m,
-                              next, next + m, next + 2 * m);
-    const double gc = rsum_ / static_cast<double>(data_->n());
-    if (g) g[3 * m] = gc;
-    next[3 * m] = th[3 * m] - eta * gc;
-    return norm2 + gc * gc;
-}
-
-double Kernel::gradient(double* g) const {
+double Kernel::gradient(double* g) {
+    ensure_sums();
     const std::size_t m = m_;
     const double* th = theta_;
     assemble_gradient(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, S0_.data(), S1_.data(), g,
@@ -143,7 +138,30 @@ double Kernel::gradient(double* g) const {
     return dot(g, g, dim());
 }
 
+double Kernel::gradient_norm2() {
+    ensure_sums();
+    const std::size_t m = m_;
+    const double* th = theta_;
+    const double gc = rsum_ / static_cast<double>(data_->n());
+    g2_.resize(m);
+    neuron_gradient_norms(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, S0_.data(), S1_.data(),
+                          g2_.data());
+    return total_norm2(m, g2_.data()) + gc * gc;
+}
+
+double Kernel::descend(double eta, double* theta) {
+    // The reference implementation: gradient, update, prepare.
+    const std::size_t d = dim();
+    next_.resize(d);
+    const double norm2 = gradient_norm2();
+    gradient(next_.data());
+    for (std::size_t q = 0; q < d; ++q) theta[q] -= eta * next_[q];
+    prepare(theta, d);
+    return norm2;
+}
+
 void Kernel::hvp(const double* u, double* out) {
+    ensure_sums();
     const std::size_t m = m_;
     const double* th = theta_;
     const double inv_n = 1.0 / static_cast<double>(data_->n());
@@ -328,52 +346,66 @@ std::size_t first_true(Pred pred, std::size_t n, std::size_t g) {
     return static_cast<std::size_t>(b);
 }
 
-// T0_k, T1_k: sums over the active set of slot s_k (s < n + 1: suffix [s, n); else prefix
-// [0, s - n - 1)) from the prefix entries P[4 i .. 4 i + 3] = (sum t hi, sum t x hi, sum t lo, sum t x lo).
-void interval_sums(std::size_t m, std::size_t n, const std::size_t* __restrict slot, const double* __restrict P,
-                   double* __restrict T0, double* __restrict T1) {
-    const double* end = P + 4 * n;
+// T0_k, T1_k: the sums of t and t x over neuron k's active set, looked up by its slot in the
+// table U (U[2 s], U[2 s + 1] = the sums for slot s).
+NOINLINE void interval_sums(std::size_t m, const std::size_t* __restrict slot, const double* __restrict U,
+                            double* __restrict T0, double* __restrict T1) {
     for (std::size_t k = 0; k < m; ++k) {
-        const bool prefix = slot[k] > n;
-        const double* e = P + 4 * (prefix ? slot[k] - (n + 1) : slot[k]);
-        const double pre0 = e[0] + e[2], pre1 = e[1] + e[3];
-        const double suf0 = (end[0] - e[0]) + (end[2] - e[2]), suf1 = (end[1] - e[1]) + (end[3] - e[3]);
-        T0[k] = prefix ? pre0 : suf0;
-        T1[k] = prefix ? pre1 : suf1;
+        T0[k] = U[2 * slot[k]];
+        T1[k] = U[2 * slot[k] + 1];
     }
 }
 
-// Pass 1 of FastKernel::locate: the new boundary of every neuron whose boundary stayed or moved
-// by one data point (the common case between GD steps), branch-free; the others are flagged.
-// pred(i) = active(x_i) for w > 0, inactive(x_i) for w < 0, is monotone false..true and the
-// boundary q is its first true. xp[i + 2] = x_i with two -inf/+inf sentinels on each side, so
-// that pred(-2), pred(-1) are false and pred(n), pred(n + 1) true for every finite w != 0.
-// A flagged neuron keeps its old slot with kMovedBit set. Returns the number flagged.
-std::size_t check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, const double* __restrict b,
+// Pass 1 of FastKernel::locate for one neuron: its new slot if its boundary stayed or moved by
+// one data point (the common case between GD steps), branch-free; else its old slot s with
+// kMovedBit set (counted in `flagged`). pred(i) = active(x_i) for w > 0, inactive(x_i) for
+// w < 0 is monotone, false..true (rounding is monotone), and the boundary is its first true. So
+// with c trues among pred(q - 2 .. q + 1) around the old boundary q, the new one is q + 2 - c if
+// 0 < c < 4. xp[i + 2] = x_i with two -inf/+inf sentinels on each side: pred(-2), pred(-1) are
+// false and pred(n), pred(n + 1) true for every finite w != 0.
+inline std::size_t settle_slot(std::size_t s, std::size_t n, double w, double b, const double* __restrict xp,
+                               std::size_t& flagged) {
+    const std::size_t q = s > n ? s - (n + 1) : s;  // the previous boundary
+    const bool neg = w < 0.0;
+    const std::size_t active = static_cast<std::size_t>(is_active(w, b, xp[q])) +
+                               static_cast<std::size_t>(is_active(w, b, xp[q + 1])) +
+                               static_cast<std::size_t>(is_active(w, b, xp[q + 2])) +
+                               static_cast<std::size_t>(is_active(w, b, xp[q + 3]));
+    const std::size_t c = neg ? 4 - active : active;
+    const std::size_t edge = c - 1 > 2;                             // c == 0 or c == 4
+    const std::size_t zero = static_cast<std::size_t>(!(w > 0.0) & !neg);  // w == 0 or NaN: the slow path decides
+    const std::size_t qn = q + 2 - c;
+    const std::size_t out = edge | zero ? s | kMovedBit : (neg ? n + 1 + qn : qn);
+    flagged += out >> (8 * sizeof(std::size_t) - 1);
+    return out;
+}
+
+NOINLINE std::size_t check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, const double* __restrict b,
                              const double* __restrict xp, std::size_t* __restrict slot) {
-    std::size_t count = 0;
-    for (std::size_t k = 0; k < m; ++k) {
-        const std::size_t sk = slot[k];
-        const std::size_t qk = sk > n ? sk - (n + 1) : sk;  // the previous boundary
-        const double wk = w[k], bk = b[k];
-        const bool neg = wk < 0.0;
-        const bool p_m2 = is_active(wk, bk, xp[qk]) != neg;      // pred(q - 2)
-        const bool p_m1 = is_active(wk, bk, xp[qk + 1]) != neg;  // pred(q - 1)
-        const bool p_0 = is_active(wk, bk, xp[qk + 2]) != neg;   // pred(q)
-        const bool p_1 = is_active(wk, bk, xp[qk + 3]) != neg;   // pred(q + 1)
-        const bool stay = !p_m1 & p_0;
-        const bool left = p_m1 & !p_m2;
-        const bool right = !p_0 & p_1;
-        const bool nonzero = (wk > 0.0) | neg;  // w == 0 or NaN: the slow path decides
-        const bool flag = !((stay | left | right) & nonzero);
-        const std::size_t qn = qk - static_cast<std::size_t>(left) + static_cast<std::size_t>(right);
-        count += static_cast<std::size_t>(flag);
-        slot[k] = flag ? sk | kMovedBit : (neg ? n + 1 + qn : qn);
-    }
-    return count;
+    std::size_t flagged = 0;
+    for (std::size_t k = 0; k < m; ++k) slot[k] = settle_slot(slot[k], n, w[k], b[k], xp, flagged);
+    return flagged;
 }
 
-// d[2 slot_k] += alpha_k, d[2 slot_k + 1] += beta_k.
+// One GD step for every neuron, in place, with the passes fused: S0, S1 over the old active set
+// from the residual sums per slot U, the gradient, (w, b, v) -= eta g, ||g_k||^2 into g2, and
+// locate's pass 1 at the new (w, b). Returns the number flagged.
+NOINLINE std::size_t descend_neurons(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
+                            double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
+                            const double* __restrict U, const double* __restrict xp, double* __restrict g2) {
+    std::size_t flagged = 0;
+    for (std::size_t k = 0; k < m; ++k) {
+        const NeuronGradient g = neuron_gradient(w[k], b[k], v[k], U[2 * slot[k]], U[2 * slot[k] + 1], inv_n);
+        g2[k] = g.norm2();
+        const double wk = w[k] - eta * g.w, bk = b[k] - eta * g.b;
+        w[k] = wk;
+        b[k] = bk;
+        v[k] = v[k] - eta * g.v;
+        slot[k] = settle_slot(slot[k], n, wk, bk, xp, flagged);
+    }
+    return flagged;
+}
+
 void scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const double* __restrict alpha,
                    const double* __restrict beta, double* __restrict d) {
     for (std::size_t k = 0; k < m; ++k) {
@@ -402,6 +434,8 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::mov
     dAB_.assign(2 * (2 * n + 2), 0.0);
     suffix_.assign(4 * (n + 1), 0.0);
     P_.assign(4 * (n + 1), 0.0);
+    Ur_.assign(2 * (2 * n + 2), 0.0);
+    Ut_.assign(2 * (2 * n + 2), 0.0);
     xpad_.assign(n + 4, 0.0);
     const double inf = std::numeric_limits<double>::infinity();
     xpad_[0] = xpad_[1] = -inf;
@@ -411,12 +445,16 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::mov
 
 void FastKernel::locate(const Params& p) {
     const std::size_t n = data_->n(), m = p.m;
-    const double* x = data_->x();
     if (slot_.size() != m) slot_.assign(m, n / 2);
     // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point.
-    const std::size_t flagged = check_boundaries(m, n, p.w, p.b, xpad_.data(), slot_.data());
+    if (check_boundaries(m, n, p.w, p.b, xpad_.data(), slot_.data()) > 0) settle_moved(p);
+}
+
+void FastKernel::settle_moved(const Params& p) {
     // Pass 2: the few neurons whose boundary moved further (or w == 0): gallop from the last guess.
-    for (std::size_t k = 0; k < m && flagged > 0; ++k) {
+    const std::size_t n = data_->n();
+    const double* x = data_->x();
+    for (std::size_t k = 0; k < p.m; ++k) {
         if (!(slot_[k] & kMovedBit)) continue;  // rare: a well-predicted branch
         slot_[k] &= ~kMovedBit;
         const std::size_t guess = boundary(k);
@@ -433,6 +471,25 @@ void FastKernel::locate(const Params& p) {
         }
         slot_[k] = prefix ? n + 1 + q : q;
     }
+}
+
+double FastKernel::descend(double eta, double* theta) {
+    // theta is theta_: the kernel holds slot_, r_ and Ur_ for it.
+    const std::size_t m = m_, n = data_->n();
+    const double inv_n = 1.0 / static_cast<double>(n);
+    g2_.resize(m);
+    const std::size_t flagged = descend_neurons(m, n, inv_n, eta, theta, theta + m, theta + 2 * m, slot_.data(),
+                                                Ur_.data(), xpad_.data(), g2_.data());
+    const double gc = rsum_ / static_cast<double>(n);
+    theta[3 * m] = theta[3 * m] - eta * gc;
+    // prepare at the new theta, its boundaries already (mostly) located
+    const Params p(theta, dim());
+    theta_ = theta;
+    if (flagged > 0) settle_moved(p);
+    forward(p, r_.data());
+    summarize_residuals();
+    set_loss();
+    return total_norm2(m, g2_.data()) + gc * gc;
 }
 
 void FastKernel::linear_sweep(const double* alpha, const double* beta, double c0, double* s) {
@@ -477,12 +534,12 @@ void FastKernel::forward(const Params& p, double* r) {
     for (std::size_t i = 0; i < data_->n(); ++i) r[i] -= y[i];
 }
 
-double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
-    // Interleaved double-double prefix sums of t_i and t_i x_i; each neuron's sums are differences
-    // of two prefix entries.
+double FastKernel::slot_sums(const double* t, double* U) {
+    // Interleaved double-double prefix sums of t_i and t_i x_i, P[4 i .. 4 i + 3] = (sum t hi,
+    // sum t x hi, sum t lo, sum t x lo) over [0, i); a slot's sums are differences of two entries.
     const std::size_t n = data_->n();
     const double* x = data_->x();
-    double* P = P_.data();  // per index: (sum t hi, sum t x hi, sum t lo, sum t x lo)
+    double* P = P_.data();
     CompensatedPair acc;
     P[0] = P[1] = P[2] = P[3] = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -490,13 +547,37 @@ double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
         store_pair(P + 4 * (i + 1), acc.hi);
         store_pair(P + 4 * (i + 1) + 2, acc.lo);
     }
-    interval_sums(m_, n, slot_.data(), P, T0, T1);
+    const double* end = P + 4 * n;
+    for (std::size_t q = 0; q <= n; ++q) {
+        const double* e = P + 4 * q;
+        // slot q: the suffix [q, n)
+        U[2 * q] = (end[0] - e[0]) + (end[2] - e[2]);
+        U[2 * q + 1] = (end[1] - e[1]) + (end[3] - e[3]);
+        // slot n + 1 + q: the prefix [0, q)
+        U[2 * (n + 1 + q)] = e[0] + e[2];
+        U[2 * (n + 1 + q) + 1] = e[1] + e[3];
+    }
     return acc.hi[0] + acc.lo[0];
 }
+
+double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
+    const double total = slot_sums(t, Ut_.data());
+    interval_sums(m_, slot_.data(), Ut_.data(), T0, T1);
+    return total;
+}
+
+void FastKernel::summarize_residuals() {
+    // S0, S1 wait until needed: a GD step reads them straight from Ur_.
+    rsum_ = slot_sums(r_.data(), Ur_.data());
+    sums_stale_ = true;
+}
+
+void FastKernel::refresh_sums() { interval_sums(m_, slot_.data(), Ur_.data(), S0_.data(), S1_.data()); }
 
 void FastKernel::hessian(double* H) {
     // Every entry of J^T J is a combination of sums of 1, x, x^2 over the intersection of two
     // neurons' active intervals: O(1) each from the data's prefix moments.
+    ensure_sums();
     const Params p(theta_, dim());
     const std::size_t m = p.m, d = dim(), n = data_->n();
     const double nn = static_cast<double>(n);

@@ -17,17 +17,31 @@ void Records::clear() {
     for (auto* v : {&loss, &grad_norm, &lr, &sharpness, &sharpness_residual, &time}) v->clear();
 }
 
+namespace {
+constexpr std::size_t kSnapshotEvery = 4096;  // steps between snapshots: bounds the replay
+}  // namespace
+
 Trainer::Trainer(std::shared_ptr<const SortedData> data, KernelKind kind, int threads, std::vector<double> theta,
                  std::int64_t step, std::vector<double> eigvec)
     : kernel_(make_kernel(kind, std::move(data), threads)),
       theta_(std::move(theta)),
       eigvec_(std::move(eigvec)),
-      step_(step) {
+      step_(step),
+      snapshot_(theta_),
+      snapshot_step_(step) {
     Params check(theta_.data(), theta_.size());  // validates the length
-    next_.assign(theta_.size(), 0.0);
-    grad_.assign(theta_.size(), 0.0);
     if (!eigvec_.empty() && eigvec_.size() != theta_.size())
         throw std::invalid_argument("eigvec: length must equal len(theta)");
+    etas_.reserve(kSnapshotEvery);
+}
+
+void Trainer::step_back_to(std::int64_t target) {
+    const std::size_t dim = theta_.size();
+    theta_ = snapshot_;
+    step_ = snapshot_step_;
+    kernel_->prepare(theta_.data(), dim);
+    for (; step_ < target; ++step_) kernel_->descend(etas_[static_cast<std::size_t>(step_ - snapshot_step_)], theta_.data());
+    etas_.resize(static_cast<std::size_t>(step_ - snapshot_step_));
 }
 
 StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const TrainOptions& opt, Records& rec,
@@ -40,31 +54,31 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
     const auto seconds = [&] { return std::chrono::duration<double>(clock::now() - t0).count(); };
     const std::size_t dim = theta_.size();
     const Operator hvp = [this](const double* u, double* out) { kernel_->hvp(u, out); };
+    const double nan = std::numeric_limits<double>::quiet_NaN();
     std::size_t cursor = 0;
     const std::int64_t end = step_ + max_steps;
+    double loss = kernel_->prepare(theta_.data(), dim);
     while (step_ < end) {
-        const double loss = kernel_->prepare(theta_.data(), dim);
         last_loss_ = loss;
         if (!std::isfinite(loss) || (opt.max_loss > 0.0 && loss > opt.max_loss)) {
-            // theta_ is not acceptable: step back to the previous iterate, still intact in next_
-            if (has_previous_) {
-                std::swap(theta_, next_);
-                --step_;
-                has_previous_ = false;
-            }
+            // theta_ is not acceptable: step back to the previous iterate
+            if (step_ > snapshot_step_) step_back_to(step_ - 1);
             return StopReason::diverged;
+        }
+        if (step_ - snapshot_step_ >= static_cast<std::int64_t>(kSnapshotEvery)) {
+            snapshot_ = theta_;
+            snapshot_step_ = step_;
+            etas_.clear();
         }
         const double rate = lr.at(step_, cursor);
-        // ||g|| and the unclipped step theta - rate g in one pass (next_ is redone if clipped)
-        const double gnorm = std::sqrt(kernel_->gradient_step(rate, nullptr, next_.data()));
-        last_grad_norm_ = gnorm;
-        if (!std::isfinite(gnorm)) {  // the gradient overflowed at an acceptable theta_: keep theta_
-            has_previous_ = false;
-            return StopReason::diverged;
-        }
         const bool measure = opt.sharpness_every > 0 && step_ % opt.sharpness_every == 0;
-        if (measure || step_ % opt.record_every == 0) {
-            double sharp = std::numeric_limits<double>::quiet_NaN(), resid = sharp;
+        const bool record = measure || step_ % opt.record_every == 0;
+        // ||g|| before the step where something depends on it; else the step computes it
+        const bool need_gnorm = record || opt.clip > 0.0 || opt.grad_tol > 0.0;
+        const double gnorm = need_gnorm ? std::sqrt(kernel_->gradient_norm2()) : nan;
+        if (need_gnorm) last_grad_norm_ = gnorm;
+        if (record) {
+            double sharp = nan, resid = nan;
             std::int64_t products = 0;
             if (measure) {
                 LanczosOptions lo = opt.lanczos;
@@ -88,21 +102,23 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
             rec.sharpness_products.push_back(products);
             rec.time.push_back(elapsed + seconds());
         }
-        if (gnorm <= opt.grad_tol || loss <= opt.loss_tol) {
-            has_previous_ = false;  // next_ was overwritten by the step not taken
-            return StopReason::converged;
-        }
+        if (need_gnorm && !std::isfinite(gnorm)) return StopReason::diverged;  // the gradient overflowed: keep theta_
+        if (gnorm <= opt.grad_tol || loss <= opt.loss_tol) return StopReason::converged;
         // theta_{t+1} = theta_t - eta g,  eta = lr_t * min(1, clip / ||g||)
-        if (opt.clip > 0.0 && gnorm > opt.clip) {
-            const double eta = rate * (opt.clip / gnorm);
-            kernel_->gradient(grad_.data());
-            for (std::size_t q = 0; q < dim; ++q) next_[q] = theta_[q] - eta * grad_[q];
-        }
-        std::swap(theta_, next_);  // next_ now holds theta_t (the step-back point)
-        has_previous_ = true;
+        const double eta = opt.clip > 0.0 && gnorm > opt.clip ? rate * (opt.clip / gnorm) : rate;
+        const double norm2 = kernel_->descend(eta, theta_.data());
+        last_grad_norm_ = std::sqrt(norm2);
+        if (!need_gnorm && norm2 == 0.0) return StopReason::converged;  // grad_tol == 0 met: theta_ did not move
+        etas_.push_back(eta);
         ++step_;
+        if (!std::isfinite(norm2)) {  // the gradient overflowed at an acceptable theta_t: keep theta_t
+            step_back_to(step_ - 1);
+            return StopReason::diverged;
+        }
+        loss = kernel_->loss();
         if (time_budget > 0.0 && (step_ & 63) == 0 && seconds() > time_budget) return StopReason::time;
     }
+    last_loss_ = loss;
     return StopReason::steps;
 }
 

@@ -225,10 +225,19 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
 
 
 def _finish(run: Run) -> None:
-    """Loss and gradient norm at the final theta."""
-    loss, grad = run.objective.loss_and_grad(run.theta)
-    run.final_loss = float(loss)
-    run.final_grad_norm = float(np.linalg.norm(grad))
+    """Loss and gradient norm at the final theta; inf where they overflow (a diverged run keeps the
+    last theta with an acceptable loss, whose gradient may still overflow)."""
+    try:
+        run.final_loss = float(run.objective.loss(run.theta))
+    except ValueError:
+        run.final_loss = np.inf
+    try:
+        grad = run.objective.grad(run.theta)
+    except ValueError:
+        run.final_grad_norm = np.inf
+        return
+    scale = float(np.max(np.abs(grad)))  # ||g|| without overflow in ||g||^2
+    run.final_grad_norm = scale * float(np.linalg.norm(grad / scale)) if scale > 0 else 0.0
 
 
 @contextmanager

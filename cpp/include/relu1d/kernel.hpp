@@ -39,10 +39,13 @@ public:
 
     // dL/dw = v S1/n, dL/db = v S0/n, dL/dv = (w S1 + b S0)/n, dL/dc = sum r/n.
     // Returns ||g||^2.
-    double gradient(double* g) const;
-    // The gradient g, the GD step next = theta - eta g, and ||g||^2 (returned), in one pass.
-    // g may be null: then the gradient is not stored.
-    double gradient_step(double eta, double* g, double* next) const;
+    double gradient(double* g);
+    // ||g||^2 without storing g (the same bits as descend's).
+    double gradient_norm2();
+    // One GD step in place: theta <- theta - eta grad L(theta), where theta is the array this
+    // kernel was prepared at, which is then prepared at the new theta. Returns ||grad||^2 at the
+    // old theta (the same bits as gradient_norm2()).
+    virtual double descend(double eta, double* theta);
     // H u = J^T (J u) / n + R u (R: the residual term, one 3x3 block per neuron).
     void hvp(const double* u, double* out);
     // The dense (3m+1) x (3m+1) Hessian, row-major (it is symmetric).
@@ -60,14 +63,27 @@ protected:
     virtual double residual_sums(const double* t, double* T0, double* T1) = 0;
     // Called at the start of prepare: find active sets for the new params.
     virtual void locate(const Params& p) = 0;
+    // rsum_ and the residual sums S0_, S1_ from r_ (a kernel may defer S0_, S1_: sums_stale_).
+    virtual void summarize_residuals() { rsum_ = residual_sums(r_.data(), S0_.data(), S1_.data()); }
+    // S0_, S1_ for the prepared theta where summarize_residuals deferred them.
+    virtual void refresh_sums() {}
+    void ensure_sums() {
+        if (sums_stale_) refresh_sums();
+        sums_stale_ = false;
+    }
+    // loss_ = sum r_i^2 / (2 n) from r_ (compensated)
+    void set_loss();
 
     std::shared_ptr<const SortedData> data_;
     const double* theta_ = nullptr;
     std::size_t m_ = 0;
     double loss_ = 0.0;
     double rsum_ = 0.0;                   // sum_i r_i
+    bool sums_stale_ = false;             // S0_, S1_ not yet computed for the prepared theta
     std::vector<double> r_, S0_, S1_;     // residuals and residual sums
     std::vector<double> alpha_, beta_, s_, T0_, T1_;  // HVP workspace
+    std::vector<double> g2_;                          // ||g_k||^2 per neuron
+    std::vector<double> next_;                        // descend's buffer (the default implementation)
 
 private:
     void resize(std::size_t m);
@@ -101,6 +117,9 @@ public:
     explicit FastKernel(std::shared_ptr<const SortedData> data);
     void hessian(double* H) override;
     std::size_t knots_inside() const override;
+    // Fused: the step, the boundary check at the new parameters and the new forward pass, with no
+    // per-neuron sums stored in between.
+    double descend(double eta, double* theta) override;
     // Active interval [lo, hi) of neuron k at the prepared theta.
     std::size_t interval_lo(std::size_t k) const { return is_prefix(k) ? 0 : boundary(k); }
     std::size_t interval_hi(std::size_t k) const { return is_prefix(k) ? boundary(k) : data_->n(); }
@@ -110,8 +129,15 @@ protected:
     void linear_sweep(const double* alpha, const double* beta, double c0, double* s) override;
     double residual_sums(const double* t, double* T0, double* T1) override;
     void locate(const Params& p) override;
+    void summarize_residuals() override;
+    void refresh_sums() override;
 
 private:
+    // Pass 2 of locate: gallop for the neurons flagged by the branch-free check.
+    void settle_moved(const Params& p);
+    // The sums of t and t x over each slot's active set into U (2 (2n + 2) doubles: U[2 s],
+    // U[2 s + 1] for slot s), from compensated prefix sums; returns sum t.
+    double slot_sums(const double* t, double* U);
     // s_i = c0 + A_i x_i + B_i from the coefficients scattered into dAB_ (compensated sweeps).
     void sweep_slots(double c0, double* s);
 
@@ -131,8 +157,9 @@ private:
     // the sweeps over slots are compensated.
     std::vector<double> dAB_;
     std::vector<double> suffix_;           // backward sums of prefix-active neurons: (A hi, B hi, A lo, B lo) per i
-    // Residual prefix sums, interleaved per index: (sum t hi, sum t x hi, sum t lo, sum t x lo), n + 1 entries.
-    std::vector<double> P_;
+    std::vector<double> P_;        // prefix sums: 4 (n + 1) doubles (slot_sums' workspace)
+    // Sums of t and t x per slot: Ur_ of the residuals (part of the prepared state), Ut_ of the HVP's J u.
+    std::vector<double> Ur_, Ut_;
 };
 
 }  // namespace relu1d

@@ -1,7 +1,8 @@
 // Full-batch gradient descent theta <- theta - lr_t * clip(grad L(theta)) in a tight C++ loop,
 // with periodic records (loss, gradient norm, knots) and warm-started sharpness tracking.
-// The loop allocates nothing per step: two parameter buffers swap, records are appended only at
-// record steps.
+// The loop allocates nothing per step: theta is updated in place, records are appended only at
+// record steps. To step back (divergence), the trainer keeps a recent accepted iterate and the step
+// sizes used since, and replays them: GD is deterministic, so the replay gives the same bits.
 #pragma once
 
 #include <cstddef>
@@ -61,10 +62,16 @@ public:
     double sharpness_seconds() const { return sharpness_seconds_; }  // wall time inside Lanczos
 
 private:
+    // Restore theta_ to the iterate of step `target` (snapshot_step_ <= target <= step_) by
+    // replaying the recorded step sizes from the snapshot; the kernel is prepared there.
+    void step_back_to(std::int64_t target);
+
     std::unique_ptr<Kernel> kernel_;
-    std::vector<double> theta_, next_, grad_, eigvec_;  // two parameter buffers: theta_t and theta_{t+1}
+    std::vector<double> theta_, eigvec_;
     std::int64_t step_;
-    bool has_previous_ = false;  // next_ holds the iterate before theta_ (until the next update)
+    std::vector<double> snapshot_;  // an iterate whose loss was accepted, at step snapshot_step_
+    std::int64_t snapshot_step_;
+    std::vector<double> etas_;      // the step sizes taken since the snapshot (at most kSnapshotEvery)
     double last_loss_ = 0.0, last_grad_norm_ = 0.0;
     std::size_t total_products_ = 0;
     double sharpness_seconds_ = 0.0;
