@@ -138,6 +138,26 @@ def test_trainer_step_is_the_objective_step_bit_for_bit(kernel, lr):
 
 
 @pytest.mark.parametrize("kernel", relu1d.KERNELS)
+def test_dead_neurons_stay_put_and_the_rest_steps_exactly(kernel):
+    # Neurons inactive on all the data have a zero gradient: the fast trainer steps only the
+    # others. The run, with records, sharpness measurements and chunk boundaries in between, is
+    # still theta - lr * grad step for step, bit for bit.
+    x, y = relu1d.make_data(30, rng=11)
+    obj = relu1d.Objective(x, y, kernel=kernel)
+    theta = relu1d.init_params(24, rng=12)
+    m = relu1d.width_of(theta)
+    dead = np.arange(0, m, 3)
+    theta[dead], theta[m + dead] = 1.0, -5.0  # w x + b < 0 on [-1, 1]
+    start = theta.copy()
+    for _ in range(500):
+        theta = theta - 0.05 * obj.grad(theta)
+    np.testing.assert_array_equal(theta[dead], start[dead])
+    run = relu1d.train(obj, start, lr=0.05, steps=500, record_every=7, sharpness_every=11, checkpoint_every=97)
+    np.testing.assert_array_equal(run.theta, theta)
+    assert np.isfinite(run.history["sharpness"]).sum() == len(range(0, 500, 11))
+
+
+@pytest.mark.parametrize("kernel", relu1d.KERNELS)
 def test_matches_numpy_gd_with_clipping(data, theta0, kernel):
     x, y = data
     clip, steps = 0.05, 200

@@ -29,7 +29,8 @@ void Kernel::resize(std::size_t m) {
     const std::size_t n = data_->n();
     r_.assign(n, 0.0);
     s_.assign(n, 0.0);
-    for (auto* vec : {&S0_, &S1_, &alpha_, &beta_, &T0_, &T1_}) vec->assign(m, 0.0);
+    for (auto* vec : {&S0_, &S1_, &T0_, &T1_}) vec->assign(m, 0.0);
+    ab_.assign(2 * m, 0.0);
 }
 
 double Kernel::prepare(const double* theta, std::size_t dim) {
@@ -93,23 +94,14 @@ void neuron_gradient_norms(std::size_t m, double inv_n, const double* __restrict
     for (std::size_t k = 0; k < m; ++k) g2[k] = neuron_gradient(w[k], b[k], v[k], S0[k], S1[k], inv_n).norm2();
 }
 
-// sum_k g2_k with eight interleaved partial sums (a fixed order, the same wherever g2 came from)
-double total_norm2(std::size_t m, const double* __restrict g2) {
-    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-    std::size_t k = 0;
-    for (; k + 8 <= m; k += 8)
-        for (std::size_t l = 0; l < 8; ++l) acc[l] += g2[k + l];
-    for (; k < m; ++k) acc[k % 8] += g2[k];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
-// alpha = v uw + uv w, beta = v ub + uv b: the coefficients of J u.
+// (alpha_k, beta_k) = (v uw + uv w, v ub + uv b) at ab[2 k], ab[2 k + 1]: the coefficients of J u.
 void jvp_coefficients(std::size_t m, const double* __restrict w, const double* __restrict b,
                       const double* __restrict v, const double* __restrict uw, const double* __restrict ub,
-                      const double* __restrict uv, double* __restrict alpha, double* __restrict beta) {
+                      const double* __restrict uv, double* __restrict ab) {
     for (std::size_t k = 0; k < m; ++k) {
-        alpha[k] = v[k] * uw[k] + uv[k] * w[k];
-        beta[k] = v[k] * ub[k] + uv[k] * b[k];
+        ab[2 * k] = v[k] * uw[k] + uv[k] * w[k];
+        ab[2 * k + 1] = v[k] * ub[k] + uv[k] * b[k];
     }
 }
 
@@ -129,6 +121,7 @@ void assemble_hvp(std::size_t m, double inv_n, const double* __restrict w, const
 }  // namespace
 
 double Kernel::gradient(double* g) {
+    sync();
     ensure_sums();
     const std::size_t m = m_;
     const double* th = theta_;
@@ -139,6 +132,7 @@ double Kernel::gradient(double* g) {
 }
 
 double Kernel::gradient_norm2() {
+    sync();
     ensure_sums();
     const std::size_t m = m_;
     const double* th = theta_;
@@ -146,7 +140,7 @@ double Kernel::gradient_norm2() {
     g2_.resize(m);
     neuron_gradient_norms(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, S0_.data(), S1_.data(),
                           g2_.data());
-    return total_norm2(m, g2_.data()) + gc * gc;
+    return sum(g2_.data(), m) + gc * gc;
 }
 
 double Kernel::descend(double eta, double* theta) {
@@ -161,13 +155,14 @@ double Kernel::descend(double eta, double* theta) {
 }
 
 void Kernel::hvp(const double* u, double* out) {
+    sync();
     ensure_sums();
     const std::size_t m = m_;
     const double* th = theta_;
     const double inv_n = 1.0 / static_cast<double>(data_->n());
     // J u: s_i = uc + sum_{k active} (alpha_k x_i + beta_k)
-    jvp_coefficients(m, th, th + m, th + 2 * m, u, u + m, u + 2 * m, alpha_.data(), beta_.data());
-    linear_sweep(alpha_.data(), beta_.data(), u[3 * m], s_.data());
+    jvp_coefficients(m, th, th + m, th + 2 * m, u, u + m, u + 2 * m, ab_.data());
+    linear_sweep(ab_.data(), u[3 * m], s_.data());
     // J^T s / n + R u
     const double ssum = residual_sums(s_.data(), T0_.data(), T1_.data());
     assemble_hvp(m, inv_n, th, th + m, th + 2 * m, u, u + m, u + 2 * m, S0_.data(), S1_.data(), T0_.data(),
@@ -208,7 +203,7 @@ void DenseKernel::forward(const Params& p, double* r) {
     });
 }
 
-void DenseKernel::linear_sweep(const double* alpha, const double* beta, double c0, double* s) {
+void DenseKernel::linear_sweep(const double* ab, double c0, double* s) {
     const Params p(theta_, dim());
     const std::size_t n = data_->n(), m = p.m;
     const double* x = data_->x();
@@ -217,7 +212,7 @@ void DenseKernel::linear_sweep(const double* alpha, const double* beta, double c
         const std::size_t i0 = blk * kDataBlock, i1 = std::min(n, i0 + kDataBlock);
         double acc[kDataBlock] = {0.0};
         for (std::size_t k = 0; k < m; ++k) {
-            const double wk = p.w[k], bk = p.b[k], ak = alpha[k], bt = beta[k];
+            const double wk = p.w[k], bk = p.b[k], ak = ab[2 * k], bt = ab[2 * k + 1];
             for (std::size_t i = i0; i < i1; ++i) {
                 const double z = wk * x[i] + bk;
                 const double term = ak * x[i] + bt;
@@ -291,7 +286,7 @@ void DenseKernel::hessian(double* H) {
     }
 }
 
-std::size_t DenseKernel::knots_inside() const {
+std::size_t DenseKernel::knots_inside() {
     const Params p(theta_, dim());
     const std::size_t n = data_->n();
     const double* x = data_->x();
@@ -347,7 +342,8 @@ std::size_t first_true(Pred pred, std::size_t n, std::size_t g) {
 }
 
 // T0_k, T1_k: the sums of t and t x over neuron k's active set, looked up by its slot in the
-// table U (U[2 s], U[2 s + 1] = the sums for slot s).
+// table U (U[2 s], U[2 s + 1] = the sums for slot s: GCC loads these pairs element by element,
+// faster here than two gathers).
 NOINLINE void interval_sums(std::size_t m, const std::size_t* __restrict slot, const double* __restrict U,
                             double* __restrict T0, double* __restrict T1) {
     for (std::size_t k = 0; k < m; ++k) {
@@ -367,11 +363,11 @@ inline std::size_t settle_slot(std::size_t s, std::size_t n, double w, double b,
                                std::size_t& flagged) {
     const std::size_t q = s > n ? s - (n + 1) : s;  // the previous boundary
     const bool neg = w < 0.0;
-    const std::size_t active = static_cast<std::size_t>(is_active(w, b, xp[q])) +
-                               static_cast<std::size_t>(is_active(w, b, xp[q + 1])) +
-                               static_cast<std::size_t>(is_active(w, b, xp[q + 2])) +
-                               static_cast<std::size_t>(is_active(w, b, xp[q + 3]));
-    const std::size_t c = neg ? 4 - active : active;
+    const std::size_t pm1 = is_active(w, b, xp[q + 1]) != neg;  // pred(q - 1)
+    const std::size_t p0 = is_active(w, b, xp[q + 2]) != neg;   // pred(q)
+    // pred(q - 1) true means pred(q) true as well: then pred(q - 2) decides, else pred(q + 1)
+    const std::size_t pc = is_active(w, b, xp[pm1 ? q : q + 3]) != neg;
+    const std::size_t c = 2 * pm1 + p0 + pc;
     const std::size_t edge = c - 1 > 2;                             // c == 0 or c == 4
     const std::size_t zero = static_cast<std::size_t>(!(w > 0.0) & !neg);  // w == 0 or NaN: the slow path decides
     const std::size_t qn = q + 2 - c;
@@ -388,44 +384,68 @@ NOINLINE std::size_t check_boundaries(std::size_t m, std::size_t n, const double
 }
 
 // One GD step for every neuron, in place, with the passes fused: S0, S1 over the old active set
-// from the residual sums per slot U, the gradient, (w, b, v) -= eta g, ||g_k||^2 into g2, and
-// locate's pass 1 at the new (w, b). Returns the number flagged.
+// from the residual sums per slot U, the gradient, (w, b, v) -= eta g, ||g_k||^2 into g2, the
+// forward pass's coefficients at the new parameters into ab (as `products`), and locate's pass 1
+// at the new (w, b). Returns the number flagged.
 NOINLINE std::size_t descend_neurons(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                             double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
-                            const double* __restrict U, const double* __restrict xp, double* __restrict g2) {
+                            const double* __restrict U, const double* __restrict xp, double* __restrict g2,
+                            double* __restrict ab) {
     std::size_t flagged = 0;
     for (std::size_t k = 0; k < m; ++k) {
         const NeuronGradient g = neuron_gradient(w[k], b[k], v[k], U[2 * slot[k]], U[2 * slot[k] + 1], inv_n);
         g2[k] = g.norm2();
-        const double wk = w[k] - eta * g.w, bk = b[k] - eta * g.b;
+        const double wk = w[k] - eta * g.w, bk = b[k] - eta * g.b, vk = v[k] - eta * g.v;
         w[k] = wk;
         b[k] = bk;
-        v[k] = v[k] - eta * g.v;
+        v[k] = vk;
+        ab[2 * k] = vk * wk;
+        ab[2 * k + 1] = vk * bk;
         slot[k] = settle_slot(slot[k], n, wk, bk, xp, flagged);
     }
     return flagged;
 }
 
-void scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const double* __restrict alpha,
-                   const double* __restrict beta, double* __restrict d) {
+// (v_k w_k, v_k b_k) at ab[2 k], ab[2 k + 1]: the coefficients of the forward pass.
+void products(std::size_t m, const double* __restrict w, const double* __restrict b, const double* __restrict v,
+              double* __restrict ab) {
     for (std::size_t k = 0; k < m; ++k) {
-        double* e = d + 2 * slot[k];
-        e[0] += alpha[k];
-        e[1] += beta[k];
+        ab[2 * k] = v[k] * w[k];
+        ab[2 * k + 1] = v[k] * b[k];
     }
 }
 
-// d[2 slot_k] += v_k w_k, d[2 slot_k + 1] += v_k b_k: the forward pass's coefficients, scattered
-// as they are formed.
-void scatter_products(std::size_t m, const std::size_t* __restrict slot, const double* __restrict w,
-                      const double* __restrict b, const double* __restrict v, double* __restrict d) {
+// (d[2 slot_k], d[2 slot_k + 1]) += (ab[2 k], ab[2 k + 1]): one pair load, add and store per neuron.
+void scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const double* __restrict ab,
+                   double* __restrict d) {
     for (std::size_t k = 0; k < m; ++k) {
         double* e = d + 2 * slot[k];
-        e[0] += v[k] * w[k];
-        e[1] += v[k] * b[k];
+        store_pair(e, load_pair(e) + load_pair(ab + 2 * k));
     }
 }
 
+// Pass 2 of FastKernel::locate: the neurons flagged by pass 1 (boundary moved by more than one
+// point, or w == 0): gallop from the old boundary with the exact predicate.
+void settle_moved(std::size_t m, std::size_t n, const double* x, const double* w, const double* b,
+                  std::size_t* slot) {
+    for (std::size_t k = 0; k < m; ++k) {
+        if (!(slot[k] & kMovedBit)) continue;  // rare: a well-predicted branch
+        const std::size_t s = slot[k] & ~kMovedBit;
+        const std::size_t guess = s > n ? s - (n + 1) : s;
+        const double wk = w[k], bk = b[k];
+        std::size_t q;
+        bool prefix = false;
+        if (wk > 0.0) {
+            q = first_true([&](std::size_t i) { return is_active(wk, bk, x[i]); }, n, guess);
+        } else if (wk < 0.0) {
+            q = first_true([&](std::size_t i) { return !is_active(wk, bk, x[i]); }, n, guess);
+            prefix = true;
+        } else {  // w == 0 (or NaN): the same predicate at every point: suffix [0, n) or [n, n)
+            q = is_active(wk, bk, x[0]) ? 0 : n;
+        }
+        slot[k] = prefix ? n + 1 + q : q;
+    }
+}
 
 }  // namespace
 
@@ -444,57 +464,74 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::mov
 }
 
 void FastKernel::locate(const Params& p) {
+    mirror_theta_ = nullptr;  // a new prepare: the mirror (if any) is dropped, not written back
+    mirror_dirty_ = false;
     const std::size_t n = data_->n(), m = p.m;
     if (slot_.size() != m) slot_.assign(m, n / 2);
     // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point.
-    if (check_boundaries(m, n, p.w, p.b, xpad_.data(), slot_.data()) > 0) settle_moved(p);
+    if (check_boundaries(m, n, p.w, p.b, xpad_.data(), slot_.data()) > 0)
+        settle_moved(m, n, data_->x(), p.w, p.b, slot_.data());
 }
 
-void FastKernel::settle_moved(const Params& p) {
-    // Pass 2: the few neurons whose boundary moved further (or w == 0): gallop from the last guess.
-    const std::size_t n = data_->n();
-    const double* x = data_->x();
-    for (std::size_t k = 0; k < p.m; ++k) {
-        if (!(slot_[k] & kMovedBit)) continue;  // rare: a well-predicted branch
-        slot_[k] &= ~kMovedBit;
-        const std::size_t guess = boundary(k);
-        const double w = p.w[k], b = p.b[k];
-        std::size_t q;
-        bool prefix = false;
-        if (w > 0.0) {
-            q = first_true([&](std::size_t i) { return is_active(w, b, x[i]); }, n, guess);
-        } else if (w < 0.0) {
-            q = first_true([&](std::size_t i) { return !is_active(w, b, x[i]); }, n, guess);
-            prefix = true;
-        } else {  // w == 0 (or NaN): the same predicate at every point: suffix [0, n) or [n, n)
-            q = is_active(w, b, x[0]) ? 0 : n;
-        }
-        slot_[k] = prefix ? n + 1 + q : q;
+void FastKernel::build_mirror(double* theta) {
+    // The neurons with a non-empty active set: the others have a zero gradient and never move.
+    const std::size_t m = m_, n = data_->n();
+    live_.clear();
+    for (std::size_t k = 0; k < m; ++k)
+        if (slot_[k] != n && slot_[k] != n + 1) live_.push_back(k);
+    const std::size_t live = live_.size();
+    for (auto* vec : {&lw_, &lb_, &lv_}) vec->resize(live);
+    lslot_.resize(live);
+    for (std::size_t j = 0; j < live; ++j) {
+        const std::size_t k = live_[j];
+        lw_[j] = theta[k];
+        lb_[j] = theta[m + k];
+        lv_[j] = theta[2 * m + k];
+        lslot_[j] = slot_[k];
     }
+    mirror_theta_ = theta;
+    mirror_dirty_ = false;
+}
+
+void FastKernel::sync() {
+    if (!mirror_dirty_) return;
+    const std::size_t m = m_;
+    double* theta = mirror_theta_;
+    for (std::size_t j = 0; j < live_.size(); ++j) {
+        const std::size_t k = live_[j];
+        theta[k] = lw_[j];
+        theta[m + k] = lb_[j];
+        theta[2 * m + k] = lv_[j];
+        slot_[k] = lslot_[j];
+    }
+    mirror_dirty_ = false;
 }
 
 double FastKernel::descend(double eta, double* theta) {
-    // theta is theta_: the kernel holds slot_, r_ and Ur_ for it.
-    const std::size_t m = m_, n = data_->n();
+    // theta is theta_: the kernel holds slot_, r_ and Ur_ for it. The step runs over the mirror
+    // of the live neurons, in their order in theta: the slot sums that the sweeps read get the
+    // same terms in the same order as over all neurons (a dead neuron's slot is never read).
+    if (mirror_theta_ != theta) build_mirror(theta);
+    const std::size_t m = m_, n = data_->n(), live = live_.size();
     const double inv_n = 1.0 / static_cast<double>(n);
-    g2_.resize(m);
-    const std::size_t flagged = descend_neurons(m, n, inv_n, eta, theta, theta + m, theta + 2 * m, slot_.data(),
-                                                Ur_.data(), xpad_.data(), g2_.data());
+    g2_.resize(live);
+    const std::size_t flagged = descend_neurons(live, n, inv_n, eta, lw_.data(), lb_.data(), lv_.data(),
+                                                lslot_.data(), Ur_.data(), xpad_.data(), g2_.data(), ab_.data());
+    mirror_dirty_ = true;
     const double gc = rsum_ / static_cast<double>(n);
     theta[3 * m] = theta[3 * m] - eta * gc;
     // prepare at the new theta, its boundaries already (mostly) located
-    const Params p(theta, dim());
     theta_ = theta;
-    if (flagged > 0) settle_moved(p);
-    forward(p, r_.data());
+    if (flagged > 0) settle_moved(live, n, data_->x(), lw_.data(), lb_.data(), lslot_.data());
+    forward_pairs(live, lslot_.data(), theta[3 * m], r_.data());
     summarize_residuals();
     set_loss();
-    return total_norm2(m, g2_.data()) + gc * gc;
+    return sum(g2_.data(), live) + gc * gc;
 }
 
-void FastKernel::linear_sweep(const double* alpha, const double* beta, double c0, double* s) {
+void FastKernel::linear_sweep(const double* ab, double c0, double* s) {
     std::fill(dAB_.begin(), dAB_.end(), 0.0);
-    scatter_pairs(m_, slot_.data(), alpha, beta, dAB_.data());
+    scatter_pairs(m_, slot_.data(), ab, dAB_.data());
     sweep_slots(c0, s);
 }
 
@@ -527,9 +564,14 @@ void FastKernel::sweep_slots(double c0, double* s) {
 }
 
 void FastKernel::forward(const Params& p, double* r) {
+    products(p.m, p.w, p.b, p.v, ab_.data());
+    forward_pairs(p.m, slot_.data(), p.c, r);
+}
+
+void FastKernel::forward_pairs(std::size_t count, const std::size_t* slot, double c, double* r) {
     std::fill(dAB_.begin(), dAB_.end(), 0.0);
-    scatter_products(p.m, slot_.data(), p.w, p.b, p.v, dAB_.data());
-    sweep_slots(p.c, r);
+    scatter_pairs(count, slot, ab_.data(), dAB_.data());
+    sweep_slots(c, r);
     const double* y = data_->y();
     for (std::size_t i = 0; i < data_->n(); ++i) r[i] -= y[i];
 }
@@ -577,6 +619,7 @@ void FastKernel::refresh_sums() { interval_sums(m_, slot_.data(), Ur_.data(), S0
 void FastKernel::hessian(double* H) {
     // Every entry of J^T J is a combination of sums of 1, x, x^2 over the intersection of two
     // neurons' active intervals: O(1) each from the data's prefix moments.
+    sync();
     ensure_sums();
     const Params p(theta_, dim());
     const std::size_t m = p.m, d = dim(), n = data_->n();
@@ -622,7 +665,8 @@ void FastKernel::hessian(double* H) {
     H[ic * d + ic] = 1.0;  // sum_i 1 / n
 }
 
-std::size_t FastKernel::knots_inside() const {
+std::size_t FastKernel::knots_inside() {
+    sync();
     const Params p(theta_, dim());
     const std::size_t n = data_->n();
     std::size_t count = 0;

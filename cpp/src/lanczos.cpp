@@ -10,6 +10,8 @@ namespace relu1d {
 
 namespace {
 
+constexpr double kSecondPass = 0.7071067811865476;  // re-orthogonalise again when ||w|| fell below 1/sqrt(2) of itself
+
 // splitmix64: a small, well-mixed deterministic generator for start vectors.
 struct SplitMix64 {
     std::uint64_t state;
@@ -27,14 +29,18 @@ void scale_vector(double* v, double s, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) v[i] *= s;
 }
 
-// w -= Q[0..j) (Q^T w), twice ("twice is enough", Parlett/Kahan).
+// w -= Q[0..j) (Q^T w), one vector at a time (modified Gram-Schmidt), once.
+void project_out(double* w, const double* Q, std::size_t j, std::size_t dim) {
+    for (std::size_t r = 0; r < j; ++r) {
+        const double* q = Q + r * dim;
+        const double h = dot(q, w, dim);
+        for (std::size_t i = 0; i < dim; ++i) w[i] -= h * q[i];
+    }
+}
+
+// The same, twice ("twice is enough", Parlett/Kahan): for vectors with large components in Q.
 void orthogonalise(double* w, const double* Q, std::size_t j, std::size_t dim) {
-    for (int pass = 0; pass < 2; ++pass)
-        for (std::size_t r = 0; r < j; ++r) {
-            const double* q = Q + r * dim;
-            const double h = dot(q, w, dim);
-            for (std::size_t i = 0; i < dim; ++i) w[i] -= h * q[i];
-        }
+    for (int pass = 0; pass < 2; ++pass) project_out(w, Q, j, dim);
 }
 
 // Fill w with a random vector orthogonal to Q[0..j); returns false if none is left.
@@ -68,9 +74,20 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
     SplitMix64 rng{(opt.seed * 0x2545F4914F6CDD1Dull + 1) ^ (stream * 0x9E3779B97F4A7C15ull)};
     double* Q = Q_.data();
     double* w = w_.data();
-    auto deflate = [&](double* vec, std::size_t j) {  // vec -= L L^T vec and Q Q^T vec
-        orthogonalise(vec, L, r, dim);
-        orthogonalise(vec, Q, j, dim);
+    // Full re-orthogonalisation of w against the locked vectors and Q[0..j): one pass, and a
+    // second one only where the first removed most of w (Daniel-Gragg-Kaufman-Stewart): then
+    // the rounding errors of the first pass are no longer small next to what is left. Returns ||w||.
+    auto reorthogonalise = [&](double* vec, std::size_t j) {
+        const double before = std::sqrt(dot(vec, vec, dim));
+        project_out(vec, L, r, dim);
+        project_out(vec, Q, j, dim);
+        double after = std::sqrt(dot(vec, vec, dim));
+        if (after < kSecondPass * before) {
+            project_out(vec, L, r, dim);
+            project_out(vec, Q, j, dim);
+            after = std::sqrt(dot(vec, vec, dim));
+        }
+        return after;
     };
     bool started = false;
     if (v0) {
@@ -88,13 +105,20 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
     std::size_t j = 0;
     double scale = 0.0;  // running estimate of ||H||
     while (true) {
-        op(Q + j * dim, w);
+        // w = H q_j - beta_{j-1} q_{j-1} - alpha_j q_j (the three-term recurrence), then re-orthogonalised
+        const double* qj = Q + j * dim;
+        op(qj, w);
         ++res.products;
-        const double a = dot(Q + j * dim, w, dim);
+        if (j > 0) {
+            const double* qp = Q + (j - 1) * dim;
+            const double bp = beta_[j - 1];
+            for (std::size_t i = 0; i < dim; ++i) w[i] -= bp * qp[i];
+        }
+        const double a = dot(qj, w, dim);
+        for (std::size_t i = 0; i < dim; ++i) w[i] -= a * qj[i];
         alpha_[j] = a;
         ++j;
-        deflate(w, j);
-        const double b = std::sqrt(dot(w, w, dim));
+        const double b = reorthogonalise(w, j);
         scale = std::max({scale, std::abs(a), b});
         const Eigen::VectorXd diag = Eigen::Map<Eigen::VectorXd>(alpha_.data(), static_cast<Eigen::Index>(j));
         const Eigen::VectorXd sub = Eigen::Map<Eigen::VectorXd>(beta_.data(), static_cast<Eigen::Index>(j - 1));

@@ -55,6 +55,10 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
     const std::size_t dim = theta_.size();
     const Operator hvp = [this](const double* u, double* out) { kernel_->hvp(u, out); };
     const double nan = std::numeric_limits<double>::quiet_NaN();
+    const auto stop = [this](StopReason reason) {
+        kernel_->sync();  // theta_ complete for the caller
+        return reason;
+    };
     std::size_t cursor = 0;
     const std::int64_t end = step_ + max_steps;
     double loss = kernel_->prepare(theta_.data(), dim);
@@ -63,9 +67,10 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
         if (!std::isfinite(loss) || (opt.max_loss > 0.0 && loss > opt.max_loss)) {
             // theta_ is not acceptable: step back to the previous iterate
             if (step_ > snapshot_step_) step_back_to(step_ - 1);
-            return StopReason::diverged;
+            return stop(StopReason::diverged);
         }
         if (step_ - snapshot_step_ >= static_cast<std::int64_t>(kSnapshotEvery)) {
+            kernel_->sync();
             snapshot_ = theta_;
             snapshot_step_ = step_;
             etas_.clear();
@@ -102,24 +107,24 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
             rec.sharpness_products.push_back(products);
             rec.time.push_back(elapsed + seconds());
         }
-        if (need_gnorm && !std::isfinite(gnorm)) return StopReason::diverged;  // the gradient overflowed: keep theta_
-        if (gnorm <= opt.grad_tol || loss <= opt.loss_tol) return StopReason::converged;
+        if (need_gnorm && !std::isfinite(gnorm)) return stop(StopReason::diverged);  // the gradient overflowed: keep theta_
+        if (gnorm <= opt.grad_tol || loss <= opt.loss_tol) return stop(StopReason::converged);
         // theta_{t+1} = theta_t - eta g,  eta = lr_t * min(1, clip / ||g||)
         const double eta = opt.clip > 0.0 && gnorm > opt.clip ? rate * (opt.clip / gnorm) : rate;
         const double norm2 = kernel_->descend(eta, theta_.data());
         last_grad_norm_ = std::sqrt(norm2);
-        if (!need_gnorm && norm2 == 0.0) return StopReason::converged;  // grad_tol == 0 met: theta_ did not move
+        if (!need_gnorm && norm2 == 0.0) return stop(StopReason::converged);  // grad_tol == 0 met: theta_ did not move
         etas_.push_back(eta);
         ++step_;
         if (!std::isfinite(norm2)) {  // the gradient overflowed at an acceptable theta_t: keep theta_t
             step_back_to(step_ - 1);
-            return StopReason::diverged;
+            return stop(StopReason::diverged);
         }
         loss = kernel_->loss();
-        if (time_budget > 0.0 && (step_ & 63) == 0 && seconds() > time_budget) return StopReason::time;
+        if (time_budget > 0.0 && (step_ & 63) == 0 && seconds() > time_budget) return stop(StopReason::time);
     }
     last_loss_ = loss;
-    return StopReason::steps;
+    return stop(StopReason::steps);
 }
 
 }  // namespace relu1d

@@ -52,13 +52,17 @@ public:
     virtual void hessian(double* H) = 0;
     // Number of neurons with v_k w_k != 0 whose knot lies strictly inside the data
     // (the active set is neither empty nor all the data).
-    virtual std::size_t knots_inside() const = 0;
+    virtual std::size_t knots_inside() = 0;
+    // Write back into theta what descend keeps elsewhere (a no-op unless the kernel does). Methods
+    // that read theta call it themselves; callers that read theta directly after descend must.
+    virtual void sync() {}
 
 protected:
     // Residual r_i = f(x_i) - y_i for the current params.
     virtual void forward(const Params& p, double* r) = 0;
-    // s_i = c0 + sum_{k active at i} (alpha_k x_i + beta_k)  (the forward sweep with other coefficients)
-    virtual void linear_sweep(const double* alpha, const double* beta, double c0, double* s) = 0;
+    // s_i = c0 + sum_{k active at i} (alpha_k x_i + beta_k), (alpha_k, beta_k) = (ab[2 k], ab[2 k + 1])
+    // (the forward sweep with other coefficients)
+    virtual void linear_sweep(const double* ab, double c0, double* s) = 0;
     // T0_k = sum_{i active} t_i, T1_k = sum_{i active} t_i x_i; also returns sum_i t_i.
     virtual double residual_sums(const double* t, double* T0, double* T1) = 0;
     // Called at the start of prepare: find active sets for the new params.
@@ -81,7 +85,7 @@ protected:
     double rsum_ = 0.0;                   // sum_i r_i
     bool sums_stale_ = false;             // S0_, S1_ not yet computed for the prepared theta
     std::vector<double> r_, S0_, S1_;     // residuals and residual sums
-    std::vector<double> alpha_, beta_, s_, T0_, T1_;  // HVP workspace
+    std::vector<double> ab_, s_, T0_, T1_;  // coefficient pairs (forward or J u), HVP workspace
     std::vector<double> g2_;                          // ||g_k||^2 per neuron
     std::vector<double> next_;                        // descend's buffer (the default implementation)
 
@@ -96,11 +100,11 @@ class DenseKernel final : public Kernel {
 public:
     DenseKernel(std::shared_ptr<const SortedData> data, int threads);
     void hessian(double* H) override;
-    std::size_t knots_inside() const override;
+    std::size_t knots_inside() override;
 
 protected:
     void forward(const Params& p, double* r) override;
-    void linear_sweep(const double* alpha, const double* beta, double c0, double* s) override;
+    void linear_sweep(const double* ab, double c0, double* s) override;
     double residual_sums(const double* t, double* T0, double* T1) override;
     void locate(const Params&) override {}
 
@@ -116,25 +120,28 @@ class FastKernel final : public Kernel {
 public:
     explicit FastKernel(std::shared_ptr<const SortedData> data);
     void hessian(double* H) override;
-    std::size_t knots_inside() const override;
+    std::size_t knots_inside() override;
     // Fused: the step, the boundary check at the new parameters and the new forward pass, with no
     // per-neuron sums stored in between.
     double descend(double eta, double* theta) override;
-    // Active interval [lo, hi) of neuron k at the prepared theta.
+    void sync() override;
+    // Active interval [lo, hi) of neuron k at the prepared theta (after sync()).
     std::size_t interval_lo(std::size_t k) const { return is_prefix(k) ? 0 : boundary(k); }
     std::size_t interval_hi(std::size_t k) const { return is_prefix(k) ? boundary(k) : data_->n(); }
 
 protected:
     void forward(const Params& p, double* r) override;
-    void linear_sweep(const double* alpha, const double* beta, double c0, double* s) override;
+    void linear_sweep(const double* ab, double c0, double* s) override;
     double residual_sums(const double* t, double* T0, double* T1) override;
     void locate(const Params& p) override;
     void summarize_residuals() override;
     void refresh_sums() override;
 
 private:
-    // Pass 2 of locate: gallop for the neurons flagged by the branch-free check.
-    void settle_moved(const Params& p);
+    // r_i = (c + A_i x_i + B_i) - y_i from the coefficient pairs ab_ of `count` neurons in `slot`.
+    void forward_pairs(std::size_t count, const std::size_t* slot, double c, double* r);
+    // Copy the live neurons of theta (non-empty active set) into the mirror.
+    void build_mirror(double* theta);
     // The sums of t and t x over each slot's active set into U (2 (2n + 2) doubles: U[2 s],
     // U[2 s + 1] for slot s), from compensated prefix sums; returns sum t.
     double slot_sums(const double* t, double* U);
@@ -160,6 +167,14 @@ private:
     std::vector<double> P_;        // prefix sums: 4 (n + 1) doubles (slot_sums' workspace)
     // Sums of t and t x per slot: Ur_ of the residuals (part of the prepared state), Ut_ of the HVP's J u.
     std::vector<double> Ur_, Ut_;
+    // The live neurons (non-empty active set at the last prepare) in a compact copy: GD never
+    // moves a neuron with an empty active set (its gradient is exactly zero), so descend steps
+    // these alone. Between descend calls the copy is the truth; sync() writes it back.
+    std::vector<std::size_t> live_;        // their indices, ascending
+    std::vector<double> lw_, lb_, lv_;     // their parameters
+    std::vector<std::size_t> lslot_;       // their slots
+    double* mirror_theta_ = nullptr;       // the theta the mirror copies (null: no mirror)
+    bool mirror_dirty_ = false;            // the mirror holds steps that theta does not
 };
 
 }  // namespace relu1d
