@@ -106,16 +106,33 @@ void jvp_coefficients(std::size_t m, const double* __restrict w, const double* _
 }
 
 // (H u) from J^T s (T0, T1) and the residual block R (S0, S1).
+// Neuron k's part of H u: (v T1 + S1 uv, v T0 + S0 uv, (w T1 + b T0) + (S1 uw + S0 ub)) / n.
+inline void neuron_hvp(double w, double b, double v, double uw, double ub, double uv, double S0, double S1,
+                       double T0, double T1, double inv_n, double& ow, double& ob, double& ov) {
+    ow = (v * T1 + S1 * uv) * inv_n;
+    ob = (v * T0 + S0 * uv) * inv_n;
+    ov = ((w * T1 + b * T0) + (S1 * uw + S0 * ub)) * inv_n;
+}
+
 void assemble_hvp(std::size_t m, double inv_n, const double* __restrict w, const double* __restrict b,
                   const double* __restrict v, const double* __restrict uw, const double* __restrict ub,
                   const double* __restrict uv, const double* __restrict S0, const double* __restrict S1,
                   const double* __restrict T0, const double* __restrict T1, double* __restrict ow,
                   double* __restrict ob, double* __restrict ov) {
-    for (std::size_t k = 0; k < m; ++k) {
-        ow[k] = (v[k] * T1[k] + S1[k] * uv[k]) * inv_n;
-        ob[k] = (v[k] * T0[k] + S0[k] * uv[k]) * inv_n;
-        ov[k] = ((w[k] * T1[k] + b[k] * T0[k]) + (S1[k] * uw[k] + S0[k] * ub[k])) * inv_n;
-    }
+    for (std::size_t k = 0; k < m; ++k)
+        neuron_hvp(w[k], b[k], v[k], uw[k], ub[k], uv[k], S0[k], S1[k], T0[k], T1[k], inv_n, ow[k], ob[k], ov[k]);
+}
+
+// The same with (T0_k, T1_k) = (U[2 slot_k], U[2 slot_k + 1]) looked up on the way (FastKernel).
+NOINLINE void assemble_hvp_slots(std::size_t m, double inv_n, const double* __restrict w,
+                                 const double* __restrict b, const double* __restrict v, const double* __restrict uw,
+                                 const double* __restrict ub, const double* __restrict uv,
+                                 const double* __restrict S0, const double* __restrict S1,
+                                 const std::size_t* __restrict slot, const double* __restrict U,
+                                 double* __restrict ow, double* __restrict ob, double* __restrict ov) {
+    for (std::size_t k = 0; k < m; ++k)
+        neuron_hvp(w[k], b[k], v[k], uw[k], ub[k], uv[k], S0[k], S1[k], U[2 * slot[k]], U[2 * slot[k] + 1], inv_n,
+                   ow[k], ob[k], ov[k]);
 }
 
 }  // namespace
@@ -164,10 +181,16 @@ void Kernel::hvp(const double* u, double* out) {
     jvp_coefficients(m, th, th + m, th + 2 * m, u, u + m, u + 2 * m, ab_.data());
     linear_sweep(ab_.data(), u[3 * m], s_.data());
     // J^T s / n + R u
-    const double ssum = residual_sums(s_.data(), T0_.data(), T1_.data());
-    assemble_hvp(m, inv_n, th, th + m, th + 2 * m, u, u + m, u + 2 * m, S0_.data(), S1_.data(), T0_.data(),
-                 T1_.data(), out, out + m, out + 2 * m);
-    out[3 * m] = ssum * inv_n;
+    out[3 * m] = transpose_product(s_.data(), u, out) * inv_n;
+}
+
+double Kernel::transpose_product(const double* s, const double* u, double* out) {
+    const std::size_t m = m_;
+    const double* th = theta_;
+    const double ssum = residual_sums(s, T0_.data(), T1_.data());
+    assemble_hvp(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m, S0_.data(),
+                 S1_.data(), T0_.data(), T1_.data(), out, out + m, out + 2 * m);
+    return ssum;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,6 +623,15 @@ double FastKernel::slot_sums(const double* t, double* U) {
         U[2 * (n + 1 + q) + 1] = e[1] + e[3];
     }
     return acc.hi[0] + acc.lo[0];
+}
+
+double FastKernel::transpose_product(const double* s, const double* u, double* out) {
+    const std::size_t m = m_;
+    const double* th = theta_;
+    const double ssum = slot_sums(s, Ut_.data());
+    assemble_hvp_slots(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m,
+                       S0_.data(), S1_.data(), slot_.data(), Ut_.data(), out, out + m, out + 2 * m);
+    return ssum;
 }
 
 double FastKernel::residual_sums(const double* t, double* T0, double* T1) {

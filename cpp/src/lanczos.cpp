@@ -38,6 +38,55 @@ void project_out(double* w, const double* Q, std::size_t j, std::size_t dim) {
     }
 }
 
+// w -= c p, then returns q . w (one pass; 32 interleaved partial sums as in dot).
+double subtract_then_dot(double* __restrict w, double c, const double* __restrict p, const double* __restrict q,
+                         std::size_t n) {
+    double acc[kSumLanes] = {};
+    std::size_t i = 0;
+    for (; i + kSumLanes <= n; i += kSumLanes)
+        for (std::size_t l = 0; l < kSumLanes; ++l) {
+            w[i + l] -= c * p[i + l];
+            acc[l] += q[i + l] * w[i + l];
+        }
+    for (; i < n; ++i) {
+        w[i] -= c * p[i];
+        acc[i % kSumLanes] += q[i] * w[i];
+    }
+    return fold_lanes(acc);
+}
+
+// w -= c p, then returns w . w (one pass).
+double subtract_then_norm2(double* __restrict w, double c, const double* __restrict p, std::size_t n) {
+    double acc[kSumLanes] = {};
+    std::size_t i = 0;
+    for (; i + kSumLanes <= n; i += kSumLanes)
+        for (std::size_t l = 0; l < kSumLanes; ++l) {
+            w[i + l] -= c * p[i + l];
+            acc[l] += w[i + l] * w[i + l];
+        }
+    for (; i < n; ++i) {
+        w[i] -= c * p[i];
+        acc[i % kSumLanes] += w[i] * w[i];
+    }
+    return fold_lanes(acc);
+}
+
+// ||h - lam y||^2
+double residual_norm2(const double* __restrict h, double lam, const double* __restrict y, std::size_t n) {
+    double acc[kSumLanes] = {};
+    std::size_t i = 0;
+    for (; i + kSumLanes <= n; i += kSumLanes)
+        for (std::size_t l = 0; l < kSumLanes; ++l) {
+            const double e = h[i + l] - lam * y[i + l];
+            acc[l] += e * e;
+        }
+    for (; i < n; ++i) {
+        const double e = h[i] - lam * y[i];
+        acc[i % kSumLanes] += e * e;
+    }
+    return fold_lanes(acc);
+}
+
 // The same, twice ("twice is enough", Parlett/Kahan): for vectors with large components in Q.
 void orthogonalise(double* w, const double* Q, std::size_t j, std::size_t dim) {
     for (int pass = 0; pass < 2; ++pass) project_out(w, Q, j, dim);
@@ -77,8 +126,7 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
     // Full re-orthogonalisation of w against the locked vectors and Q[0..j): one pass, and a
     // second one only where the first removed most of w (Daniel-Gragg-Kaufman-Stewart): then
     // the rounding errors of the first pass are no longer small next to what is left. Returns ||w||.
-    auto reorthogonalise = [&](double* vec, std::size_t j) {
-        const double before = std::sqrt(dot(vec, vec, dim));
+    auto reorthogonalise = [&](double* vec, std::size_t j, double before) {
         project_out(vec, L, r, dim);
         project_out(vec, Q, j, dim);
         double after = std::sqrt(dot(vec, vec, dim));
@@ -109,16 +157,11 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
         const double* qj = Q + j * dim;
         op(qj, w);
         ++res.products;
-        if (j > 0) {
-            const double* qp = Q + (j - 1) * dim;
-            const double bp = beta_[j - 1];
-            for (std::size_t i = 0; i < dim; ++i) w[i] -= bp * qp[i];
-        }
-        const double a = dot(qj, w, dim);
-        for (std::size_t i = 0; i < dim; ++i) w[i] -= a * qj[i];
+        const double a = j > 0 ? subtract_then_dot(w, beta_[j - 1], Q + (j - 1) * dim, qj, dim) : dot(qj, w, dim);
+        const double before = std::sqrt(subtract_then_norm2(w, a, qj, dim));
         alpha_[j] = a;
         ++j;
-        const double b = reorthogonalise(w, j);
+        const double b = reorthogonalise(w, j, before);
         scale = std::max({scale, std::abs(a), b});
         const Eigen::VectorXd diag = Eigen::Map<Eigen::VectorXd>(alpha_.data(), static_cast<Eigen::Index>(j));
         const Eigen::VectorXd sub = Eigen::Map<Eigen::VectorXd>(beta_.data(), static_cast<Eigen::Index>(j - 1));
@@ -184,10 +227,8 @@ EigenResult Lanczos::solve(const Operator& op, std::size_t dim, const LanczosOpt
         op(y, hy);
         ++res.products;
         const double lam = dot(y, hy, dim);
-        double rr = 0.0;
-        for (std::size_t i = 0; i < dim; ++i) rr += (hy[i] - lam * y[i]) * (hy[i] - lam * y[i]);
         res.values[r] = lam;
-        res.residuals[r] = std::sqrt(rr);
+        res.residuals[r] = std::sqrt(residual_norm2(hy, lam, y, dim));
     }
     return res;
 }

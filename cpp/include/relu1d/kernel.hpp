@@ -65,6 +65,8 @@ protected:
     virtual void linear_sweep(const double* ab, double c0, double* s) = 0;
     // T0_k = sum_{i active} t_i, T1_k = sum_{i active} t_i x_i; also returns sum_i t_i.
     virtual double residual_sums(const double* t, double* T0, double* T1) = 0;
+    // The neuron entries of H u = J^T s / n + R u into out (not out[3m]); returns sum_i s_i.
+    virtual double transpose_product(const double* s, const double* u, double* out);
     // Called at the start of prepare: find active sets for the new params.
     virtual void locate(const Params& p) = 0;
     // rsum_ and the residual sums S0_, S1_ from r_ (a kernel may defer S0_, S1_: sums_stale_).
@@ -136,6 +138,7 @@ protected:
     void locate(const Params& p) override;
     void summarize_residuals() override;
     void refresh_sums() override;
+    double transpose_product(const double* s, const double* u, double* out) override;
 
 private:
     // r_i = (c + A_i x_i + B_i) - y_i from the coefficient pairs ab_ of `count` neurons in `slot`.
