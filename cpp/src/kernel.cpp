@@ -389,7 +389,7 @@ inline std::size_t settle_slot(std::size_t s, std::size_t n, double w, double b,
     const std::size_t pm1 = is_active(w, b, xp[q + 1]) != neg;  // pred(q - 1)
     const std::size_t p0 = is_active(w, b, xp[q + 2]) != neg;   // pred(q)
     // pred(q - 1) true means pred(q) true as well: then pred(q - 2) decides, else pred(q + 1)
-    const std::size_t pc = is_active(w, b, xp[pm1 ? q : q + 3]) != neg;
+    const std::size_t pc = is_active(w, b, xp[q + (pm1 ? 0 : 3)]) != neg;
     const std::size_t c = 2 * pm1 + p0 + pc;
     const std::size_t edge = c - 1 > 2;                             // c == 0 or c == 4
     const std::size_t zero = static_cast<std::size_t>(!(w > 0.0) & !neg);  // w == 0 or NaN: the slow path decides
