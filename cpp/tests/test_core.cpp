@@ -87,6 +87,26 @@ int main() {
     check(er.values[0] >= 1.0 - 1e-12, "lanczos: lambda_max >= 1");
     check(er.values[0] >= er.values[1], "lanczos: ordered");
     check(er.residuals[0] <= 1e-8 * std::abs(er.values[0]), "lanczos: small residual");
+    // GD steps: the fast kernel's fused, in-place step (over its live neurons) against the
+    // reference step (gradient, theta - eta g, prepare) on the same kernel, bit for bit; then the
+    // state it leaves against a fresh prepare
+    std::vector<double> ta(theta), tb(theta);
+    ta[2] = tb[2] = 1.0;
+    ta[m + 2] = tb[m + 2] = -5.0;  // a dead neuron: inactive on all of [-1, 1]
+    auto reference = make_kernel(KernelKind::fast, data, 1);
+    fast->prepare(ta.data(), d);
+    reference->prepare(tb.data(), d);
+    bool steps_ok = true;
+    for (int step = 0; step < 200; ++step) {
+        fast->descend(0.05, ta.data());
+        reference->Kernel::descend(0.05, tb.data());
+        if (step % 50 == 0) fast->sync();
+    }
+    fast->sync();
+    for (std::size_t q = 0; q < d; ++q) steps_ok &= ta[q] == tb[q];
+    check(steps_ok, "descend: fast == dense reference step");
+    const double stepped = fast->loss();
+    check(stepped == fast->prepare(ta.data(), d), "descend: prepared state == fresh prepare");
     std::printf("%d failed\n", failures);
     return failures == 0 ? 0 : 1;
 }
