@@ -9,6 +9,8 @@ The model is the two-layer univariate ReLU network
 and one GD step is: loss and gradient at theta, then ``theta -= lr * grad``. It is timed for
 
 - relu1d, ``kernel="fast"`` (the O(n + m log n) sorted-data algorithm: the reference of every ratio),
+- relu1d.train, the compiled GD loop that long runs use (its step is fused and in place, and
+  neurons inactive on all the data are skipped: their gradient is zero), per step of 1000-step calls,
 - relu1d, ``kernel="dense"`` with ``threads=1`` and ``threads=None`` (all cores),
 - a straightforward vectorised NumPy implementation (``z = np.outer(x, w) + b``, backprop by hand),
 - PyTorch autograd (float64, CPU), if ``import torch`` works,
@@ -86,6 +88,7 @@ GRIDS = {
 }
 
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+TRAIN_STEPS = 1000  # GD steps per timed relu1d.train call (the 'train' column is per step)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -502,6 +505,7 @@ class Candidate:
     value: Callable[[], object] | None = None
     timed: Callable[[], object] | None = None
     skip: str = ""
+    steps_per_call: int = 1  # a timed call that runs several GD steps is reported per step
 
 
 def relu1d_objective(problem: Problem, kernel: str, threads: int | None) -> relu1d.Objective:
@@ -519,6 +523,24 @@ def relu1d_step_candidate(problem: Problem, lr: float, kernel: str, threads: int
         return loss
 
     return Candidate(value=lambda: objective.loss_and_grad(problem.theta), timed=step)
+
+
+def relu1d_train_candidate(problem: Problem, lr: float, steps: int) -> Candidate:
+    """relu1d.train: the compiled GD loop (fused, in-place step), timed per step over ``steps``-step
+    calls; the checked value is (loss, grad) with grad = (theta0 - theta1) / lr from one step."""
+    objective = relu1d_objective(problem, "fast", None)
+    state = [problem.theta.copy()]
+
+    def value():
+        run = relu1d.train(objective, problem.theta, lr=lr, steps=1, record_every=1, sharpness_every=0)
+        return run.history["loss"][0], (problem.theta - run.theta) / lr
+
+    def timed():
+        run = relu1d.train(objective, state[0], lr=lr, steps=steps, record_every=steps, sharpness_every=0)
+        state[0] = run.theta
+        return run
+
+    return Candidate(value=value, timed=timed, steps_per_call=steps)
 
 
 def numpy_step_candidate(problem: Problem, lr: float) -> Candidate:
@@ -653,6 +675,7 @@ def make_benchmarks(args, grid: dict, torch: Backend, jax: Backend) -> list:
 
     step = Benchmark("step", "One GD step: loss + gradient + theta -= lr*grad", grid["step"], [
         ("fast", lambda p: relu1d_step_candidate(p, lr, "fast", None)),
+        ("train", lambda p: relu1d_train_candidate(p, lr, TRAIN_STEPS)),
         ("dense/1", lambda p: relu1d_step_candidate(p, lr, "dense", 1)),
         ("dense/all", lambda p: relu1d_step_candidate(p, lr, "dense", None)),
         ("numpy", cap_nm(lambda p: numpy_step_candidate(p, lr))),
@@ -681,6 +704,10 @@ def measure(candidate: Candidate, reference, args) -> dict:
     value = candidate.value()
     error = 0.0 if reference is None else relative_error(value, reference)
     timing = time_call(candidate.timed, min_time=args.min_time, repeat=args.repeat)
+    if candidate.steps_per_call > 1:
+        k = candidate.steps_per_call
+        timing.update(best=timing["best"] / k, median=timing["median"] / k,
+                      repeats=[t / k for t in timing["repeats"]], steps_per_call=k)
     return {"error": error, **timing, "_value": value}
 
 
@@ -766,7 +793,8 @@ def format_check(results: dict, labels: list, rtol: float) -> str:
 def print_legend() -> None:
     print("Columns: 'fast' = seconds per call of relu1d kernel='fast' (min over repeats); every other")
     print("column = that implementation's time / relu1d fast's time (above 1: relu1d fast is faster).")
-    print("dense/1, dense/all: relu1d kernel='dense' with threads=1 / threads=None. 'skip': over the")
+    print("train: a step of relu1d.train, the compiled GD loop (timed over 1000-step calls), as used for")
+    print("long runs. dense/1, dense/all: relu1d kernel='dense' with threads=1 / threads=None. 'skip': over the")
     print("size cap (--max-nm, --max-nmm); 'n/a': library not available. 'check': every baseline's")
     print("result agrees with relu1d fast to --rtol (relative, max-norm), else WARN with the error.")
     print()
