@@ -141,8 +141,8 @@ protected:
     double transpose_product(const double* s, const double* u, double* out) override;
 
 private:
-    // r_i = (c + A_i x_i + B_i) - y_i from the coefficient pairs ab_ of `count` neurons in `slot`.
-    void forward_pairs(std::size_t count, const std::size_t* slot, double c, double* r);
+    // r_i = (c + A_i x_i + B_i) - y_i from the coefficients scattered into dAB_.
+    void sweep_residuals(double c, double* r);
     // Copy the live neurons of theta (non-empty active set) into the mirror.
     void build_mirror(double* theta);
     // The sums of t and t x over each slot's active set into U (2 (2n + 2) doubles: U[2 s],
