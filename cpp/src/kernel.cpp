@@ -166,6 +166,7 @@ double Kernel::gradient_norm2() {
 
 double Kernel::descend(double eta, double* theta) {
     // The reference implementation: gradient, update, prepare.
+    if (theta != theta_) throw std::invalid_argument("theta: descend steps the theta the kernel was prepared at");
     const std::size_t d = dim();
     next_.resize(d);
     const double norm2 = gradient_norm2();
@@ -613,6 +614,7 @@ double FastKernel::descend(double eta, double* theta) {
     // theta is theta_: the kernel holds slot_, r_ and Ur_ for it. The step runs over the mirror
     // of the live neurons, in their order in theta: the slot sums that the sweeps read get the
     // same terms in the same order as over all neurons (a dead neuron's slot is never read).
+    if (theta != theta_) throw std::invalid_argument("theta: descend steps the theta the kernel was prepared at");
     if (mirror_theta_ != theta) build_mirror(theta);
     const std::size_t m = m_, n = data_->n(), live = live_.size();
     const double inv_n = 1.0 / static_cast<double>(n);
