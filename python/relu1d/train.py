@@ -79,9 +79,9 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
     With the fast kernel each step is one pass over the neurons (residual sums, gradient, update
     and the knot search at the new parameters) plus O(n) sweeps over the data, done in place.
     Neurons inactive on every data point have an exactly zero gradient, so GD never moves them;
-    the step skips them. None of this changes a bit of the result: the run equals the loop
-    ``theta = theta - lr * objective.grad(theta)`` step for step, and a resumed run equals one
-    done in one go.
+    the step skips them. None of this changes a bit of the result: without clipping the run equals
+    the loop ``theta = theta - lr * objective.grad(theta)`` step for step, and a resumed run
+    equals one done in one go.
     """
     obj = check_objective(objective)
     theta0 = as_theta(theta0)
