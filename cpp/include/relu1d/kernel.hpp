@@ -2,10 +2,11 @@
 //   L(theta) = 1/(2n) sum_i (f(x_i) - y_i)^2,   f(x) = sum_k v_k relu(w_k x + b_k) + c.
 //
 // A Kernel is prepared at one theta (forward pass, residuals r, and the per-neuron residual sums
-// S0_k = sum_{i active} r_i, S1_k = sum_{i active} r_i x_i); the derivatives then come from that
-// state. Two implementations agree to rounding: DenseKernel, the O(n m) reference, and FastKernel,
-// the O(n + m log n) sorted-data algorithm. A kernel owns its workspace: it is not thread-safe, use
-// one per thread.
+// S0_k = sum_{i active} r_i, S1_k = sum_{i active} r_i x_i, which FastKernel forms only when a
+// method needs them); the derivatives then come from that state. descend() takes a GD step in
+// place and leaves the kernel prepared at the new theta. Two implementations agree to rounding:
+// DenseKernel, the O(n m) reference, and FastKernel, the O(n + m log n) sorted-data algorithm. A
+// kernel owns its workspace: it is not thread-safe, use one per thread.
 #pragma once
 
 #include <cstddef>
@@ -123,8 +124,8 @@ public:
     explicit FastKernel(std::shared_ptr<const SortedData> data);
     void hessian(double* H) override;
     std::size_t knots_inside() override;
-    // Fused: the step, the boundary check at the new parameters and the new forward pass, with no
-    // per-neuron sums stored in between.
+    // Fused: one pass over the live neurons (residual sums, gradient, update, boundary check at
+    // the new parameters), then the new forward pass; no per-neuron sums stored in between.
     double descend(double eta, double* theta) override;
     void sync() override;
     // Active interval [lo, hi) of neuron k at the prepared theta (after sync()).
