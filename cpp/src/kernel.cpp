@@ -541,7 +541,7 @@ NOINLINE std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double
         __m512i out = _mm512_mask_add_epi64(qn, neg, qn, vn1);
         out = _mm512_mask_or_epi64(out, flag, s, moved);
         _mm512_storeu_si512(slot + k, out);
-        flagged += static_cast<std::size_t>(__builtin_popcount(flag));
+        flagged += static_cast<std::size_t>(_mm_popcnt_u32(flag));
         const __m512d PW = _mm512_mul_pd(V2, W2), PB = _mm512_mul_pd(V2, B2);
         _mm512_storeu_pd(ab + 2 * k, _mm512_permutex2var_pd(PW, even, PB));
         _mm512_storeu_pd(ab + 2 * k + 8, _mm512_permutex2var_pd(PW, odd, PB));
