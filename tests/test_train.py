@@ -14,8 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import relu1d
+from relu1d.testing import problems
 
 HERE = Path(__file__).resolve().parent
 # Columns that must agree bit for bit between a resumed and an uninterrupted run ("time" is wall time).
@@ -155,6 +158,29 @@ def test_dead_neurons_stay_put_and_the_rest_steps_exactly(kernel):
     run = relu1d.train(obj, start, lr=0.05, steps=500, record_every=7, sharpness_every=11, checkpoint_every=97)
     np.testing.assert_array_equal(run.theta, theta)
     assert np.isfinite(run.history["sharpness"]).sum() == len(range(0, 500, 11))
+
+
+@given(problems(max_n=30, min_width=1, max_width=20, x_scale=2.0, y_scale=2.0, weight_scale=2.0),
+       st.sampled_from([1e-3, 1e-2, 5e-2]), st.integers(1, 40), st.integers(1, 40))
+def test_trainer_steps_are_objective_steps_on_adversarial_problems(problem, lr, steps, chunk):
+    # ties, w = 0, dead neurons, knots exactly on data points, widths around the 8-neuron SIMD
+    # blocks: the compiled step (fused, in place, over the live neurons) is the objective's step,
+    # bit for bit, with records and chunk boundaries in between
+    x, y, theta = problem
+    obj = relu1d.Objective(x, y)
+    start = theta.copy()
+    try:
+        with np.errstate(all="ignore"):
+            for _ in range(steps):
+                theta = theta - lr * obj.grad(theta)
+            obj.loss(theta)
+    except ValueError:  # the reference loop itself overflowed
+        assume(False)
+    run = relu1d.train(obj, start, lr=lr, steps=steps, record_every=7, sharpness_every=0,
+                       checkpoint_every=chunk, max_loss=1e300)
+    # "converged": the gradient became exactly zero, so the loop's later steps left theta alone
+    assert run.status == "max_steps" or (run.status == "converged" and run.final_grad_norm == 0.0)
+    np.testing.assert_array_equal(run.theta, theta)
 
 
 @pytest.mark.parametrize("kernel", relu1d.KERNELS)
