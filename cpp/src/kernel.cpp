@@ -628,30 +628,34 @@ double FastKernel::descend(double eta, double* theta) {
     if (step_neurons(live, n, inv_n, eta, lw_.data(), lb_.data(), lv_.data(), lslot_.data(), Ur_.data(), xpad_.data(),
                      g2_.data(), ab_.data()) > 0)
         settle_moved(live, n, data_->x(), lw_.data(), lb_.data(), lslot_.data());
-    std::fill(dAB_.begin(), dAB_.end(), 0.0);
     scatter_pairs(live, lslot_.data(), ab_.data(), dAB_.data());
     mirror_dirty_ = true;
     const double gc = rsum_ / static_cast<double>(n);
     theta[3 * m] = theta[3 * m] - eta * gc;
     theta_ = theta;
-    sweep_residuals(theta[3 * m], r_.data());
-    summarize_residuals();
+    psum_ = sweep<true>(theta[3 * m], r_.data());
+    clear_slots(lslot_.data(), live);
+    summarize(lslot_.data(), live);
     set_loss();
     return sum(g2_.data(), live) + gc * gc;
 }
 
 void FastKernel::linear_sweep(const double* ab, double c0, double* s) {
-    std::fill(dAB_.begin(), dAB_.end(), 0.0);
     scatter_pairs(m_, slot_.data(), ab, dAB_.data());
-    sweep_slots(c0, s);
+    psum_ = sweep<false>(c0, s);
+    clear_slots(slot_.data(), m_);
 }
 
-void FastKernel::sweep_slots(double c0, double* s) {
+template <bool kResidual>
+double FastKernel::sweep(double c0, double* s) {
     // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise). Each neuron
     // has added its coefficients to one slot; a backward sweep sums the prefix-active neurons, a
-    // forward sweep the suffix-active ones, both double-double.
+    // forward sweep the suffix-active ones, both double-double. The forward sweep also forms the
+    // prefix sums P_ of (s, s x) (and, for residuals, sum s_i^2), so no other pass over the data
+    // is needed.
     const std::size_t n = data_->n();
     const double* x = data_->x();
+    const double* y = data_->y();
     dAB_[1] += c0;  // c0 counts everywhere: slot 0 of the forward part
     const double* d = dAB_.data();
     double* suf = suffix_.data();  // per i: (A hi, B hi, A lo, B lo)
@@ -663,33 +667,105 @@ void FastKernel::sweep_slots(double c0, double* s) {
             store_pair(suf + 4 * i + 2, AB.lo);
         }
     }
-    CompensatedPair AB;
-    for (std::size_t i = 0; i < n; ++i) {
+    // P[4 i .. 4 i + 3] = (sum s hi, sum s x hi, sum s lo, sum s x lo) over [0, i)
+    double* P = P_.data();
+    P[0] = P[1] = P[2] = P[3] = 0.0;
+    CompensatedPair AB, acc;
+    CompensatedSum even, odd;  // sum s_i^2 over even and odd i (Kernel::set_loss's lanes)
+    auto point = [&](std::size_t i) {
         AB.add(load_pair(d + 2 * i));
         Pair hi, e;
         two_sum(AB.hi, load_pair(suf + 4 * i), hi, e);
         const Pair lo = e + (AB.lo + load_pair(suf + 4 * i + 2));
         // (A hi + A lo) x + (B hi + B lo) with one rounding on the leading part
-        s[i] = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
+        double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
+        if (kResidual) t = t - y[i];
+        s[i] = t;
+        acc.add(make_pair(t, t * x[i]));
+        store_pair(P + 4 * (i + 1), acc.hi);
+        store_pair(P + 4 * (i + 1) + 2, acc.lo);
+        return t;
+    };
+    std::size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const double t0 = point(i), t1 = point(i + 1);
+        if (kResidual) {
+            even.add(t0 * t0);
+            odd.add(t1 * t1);
+        }
     }
+    if (i < n) {
+        const double t0 = point(i);
+        if (kResidual) even.add(t0 * t0);
+    }
+    if (kResidual) sumsq_ = (even.hi + odd.hi) + (even.lo + odd.lo);
+    return acc.hi[0] + acc.lo[0];
 }
 
 void FastKernel::forward(const Params& p, double* r) {
     products(p.m, p.w, p.b, p.v, ab_.data());
-    std::fill(dAB_.begin(), dAB_.end(), 0.0);
     scatter_pairs(p.m, slot_.data(), ab_.data(), dAB_.data());
-    sweep_residuals(p.c, r);
+    psum_ = sweep<true>(p.c, r);
+    clear_slots(slot_.data(), p.m);
 }
 
-void FastKernel::sweep_residuals(double c, double* r) {
-    sweep_slots(c, r);
-    const double* y = data_->y();
-    for (std::size_t i = 0; i < data_->n(); ++i) r[i] -= y[i];
+void FastKernel::clear_slots(const std::size_t* slot, std::size_t count) {
+    // dAB_ is all zeros between sweeps. With few neurons for many data points, zeroing just the
+    // slots they wrote (and slot 0, which took c0) is much cheaper than zeroing all 2n + 2.
+    if (count >= data_->n()) {
+        std::fill(dAB_.begin(), dAB_.end(), 0.0);
+        return;
+    }
+    for (std::size_t k = 0; k < count; ++k) dAB_[2 * slot[k]] = dAB_[2 * slot[k] + 1] = 0.0;
+    dAB_[0] = dAB_[1] = 0.0;
 }
 
-double FastKernel::slot_sums(const double* t, double* U) {
-    // Interleaved double-double prefix sums of t_i and t_i x_i, P[4 i .. 4 i + 3] = (sum t hi,
-    // sum t x hi, sum t lo, sum t x lo) over [0, i); a slot's sums are differences of two entries.
+void FastKernel::slot_table(const std::size_t* slot, std::size_t count, double* U) const {
+    // A slot's sums are differences of two prefix entries: slot q (< n + 1) the suffix [q, n),
+    // slot n + 1 + q the prefix [0, q). For few neurons only their slots are filled (and the two
+    // empty ones); for many, all 2n + 2, vectorised. The same formula either way: the same bits.
+    const std::size_t n = data_->n();
+    const double* P = P_.data();
+    const double* end = P + 4 * n;
+    if (count >= n) {
+        for (std::size_t q = 0; q <= n; ++q) {
+            const double* e = P + 4 * q;
+            U[2 * q] = (end[0] - e[0]) + (end[2] - e[2]);
+            U[2 * q + 1] = (end[1] - e[1]) + (end[3] - e[3]);
+            U[2 * (n + 1 + q)] = e[0] + e[2];
+            U[2 * (n + 1 + q) + 1] = e[1] + e[3];
+        }
+        return;
+    }
+    auto fill = [&](std::size_t sl) {
+        if (sl <= n) {
+            const double* e = P + 4 * sl;
+            U[2 * sl] = (end[0] - e[0]) + (end[2] - e[2]);
+            U[2 * sl + 1] = (end[1] - e[1]) + (end[3] - e[3]);
+        } else {
+            const double* e = P + 4 * (sl - (n + 1));
+            U[2 * sl] = e[0] + e[2];
+            U[2 * sl + 1] = e[1] + e[3];
+        }
+    };
+    for (std::size_t k = 0; k < count; ++k) fill(slot[k]);
+    fill(n);  // the empty sets: read for neurons outside `slot` (dead ones, once synced)
+    fill(n + 1);
+}
+
+double FastKernel::transpose_product(const double* s, const double* u, double* out) {
+    // s is s_ from linear_sweep, whose sweep left its prefix sums in P_ and its total in psum_
+    (void)s;
+    const std::size_t m = m_;
+    const double* th = theta_;
+    slot_table(slot_.data(), m, Ut_.data());
+    assemble_hvp_slots(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m,
+                       S0_.data(), S1_.data(), slot_.data(), Ut_.data(), out, out + m, out + 2 * m);
+    return psum_;
+}
+
+double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
+    // (not on the fast paths, which take the prefix sums from the sweeps)
     const std::size_t n = data_->n();
     const double* x = data_->x();
     double* P = P_.data();
@@ -700,39 +776,21 @@ double FastKernel::slot_sums(const double* t, double* U) {
         store_pair(P + 4 * (i + 1), acc.hi);
         store_pair(P + 4 * (i + 1) + 2, acc.lo);
     }
-    const double* end = P + 4 * n;
-    for (std::size_t q = 0; q <= n; ++q) {
-        const double* e = P + 4 * q;
-        // slot q: the suffix [q, n)
-        U[2 * q] = (end[0] - e[0]) + (end[2] - e[2]);
-        U[2 * q + 1] = (end[1] - e[1]) + (end[3] - e[3]);
-        // slot n + 1 + q: the prefix [0, q)
-        U[2 * (n + 1 + q)] = e[0] + e[2];
-        U[2 * (n + 1 + q) + 1] = e[1] + e[3];
-    }
+    slot_table(slot_.data(), m_, Ut_.data());
+    interval_sums(m_, slot_.data(), Ut_.data(), T0, T1);
     return acc.hi[0] + acc.lo[0];
 }
 
-double FastKernel::transpose_product(const double* s, const double* u, double* out) {
-    const std::size_t m = m_;
-    const double* th = theta_;
-    const double ssum = slot_sums(s, Ut_.data());
-    assemble_hvp_slots(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m,
-                       S0_.data(), S1_.data(), slot_.data(), Ut_.data(), out, out + m, out + 2 * m);
-    return ssum;
-}
+void FastKernel::summarize_residuals() { summarize(slot_.data(), m_); }
 
-double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
-    const double total = slot_sums(t, Ut_.data());
-    interval_sums(m_, slot_.data(), Ut_.data(), T0, T1);
-    return total;
-}
-
-void FastKernel::summarize_residuals() {
+void FastKernel::summarize(const std::size_t* slot, std::size_t count) {
     // S0, S1 wait until needed: a GD step reads them straight from Ur_.
-    rsum_ = slot_sums(r_.data(), Ur_.data());
+    rsum_ = psum_;
+    slot_table(slot, count, Ur_.data());
     sums_stale_ = true;
 }
+
+void FastKernel::set_loss() { loss_ = sumsq_ / (2.0 * static_cast<double>(data_->n())); }
 
 void FastKernel::refresh_sums() { interval_sums(m_, slot_.data(), Ur_.data(), S0_.data(), S1_.data()); }
 

@@ -78,8 +78,8 @@ protected:
         if (sums_stale_) refresh_sums();
         sums_stale_ = false;
     }
-    // loss_ = sum r_i^2 / (2 n) from r_ (compensated)
-    void set_loss();
+    // loss_ = sum r_i^2 / (2 n) from r_ (compensated: even and odd i in two lanes)
+    virtual void set_loss();
 
     std::shared_ptr<const SortedData> data_;
     const double* theta_ = nullptr;
@@ -140,17 +140,23 @@ protected:
     void summarize_residuals() override;
     void refresh_sums() override;
     double transpose_product(const double* s, const double* u, double* out) override;
+    void set_loss() override;  // from the sum of squares the sweep formed (the same bits as Kernel's)
 
 private:
-    // r_i = (c + A_i x_i + B_i) - y_i from the coefficients scattered into dAB_.
-    void sweep_residuals(double c, double* r);
+    // s_i = c0 + A_i x_i + B_i from the coefficients scattered into dAB_ (compensated sweeps), less
+    // y_i if kResidual (then also sumsq_ = sum s_i^2); the prefix sums of (s, s x) into P_.
+    // Returns sum s_i.
+    template <bool kResidual>
+    double sweep(double c0, double* s);
+    // Zero the entries of dAB_ that a scatter over `slot` wrote (dAB_ is all zeros between sweeps).
+    void clear_slots(const std::size_t* slot, std::size_t count);
+    // rsum_ and Ur_ (at the slots in use, `slot`) from the residual sweep.
+    void summarize(const std::size_t* slot, std::size_t count);
+    // The sums of t and t x over each slot's active set into U (U[2 s], U[2 s + 1] for slot s),
+    // from the prefix sums in P_: at the `count` slots given and the empty ones, or at all.
+    void slot_table(const std::size_t* slot, std::size_t count, double* U) const;
     // Copy the live neurons of theta (non-empty active set) into the mirror.
     void build_mirror(double* theta);
-    // The sums of t and t x over each slot's active set into U (2 (2n + 2) doubles: U[2 s],
-    // U[2 s + 1] for slot s), from compensated prefix sums; returns sum t.
-    double slot_sums(const double* t, double* U);
-    // s_i = c0 + A_i x_i + B_i from the coefficients scattered into dAB_ (compensated sweeps).
-    void sweep_slots(double c0, double* s);
 
     // 1: neuron k is active on a prefix [0, q_k) (w < 0); 0: on a suffix [q_k, n).
     bool is_prefix(std::size_t k) const { return slot_[k] > data_->n(); }
@@ -163,12 +169,14 @@ private:
     // and n + 1 are never read (empty sets).
     std::vector<std::size_t> slot_;
     std::vector<double> xpad_;             // [-inf, -inf, x_0 .. x_{n-1}, +inf, +inf]: branch-free boundary checks
-    // Difference arrays, interleaved (A, B) per slot: 2 (2n + 2) doubles. Each slot holds the
-    // plain sum of its neurons' coefficients (all of them active wherever the slot counts), and
-    // the sweeps over slots are compensated.
+    // Difference arrays, interleaved (A, B) per slot: 2 (2n + 2) doubles, all zeros between
+    // sweeps. Each slot holds the plain sum of its neurons' coefficients (all of them active
+    // wherever the slot counts), and the sweeps over slots are compensated.
     std::vector<double> dAB_;
     std::vector<double> suffix_;           // backward sums of prefix-active neurons: (A hi, B hi, A lo, B lo) per i
-    std::vector<double> P_;        // prefix sums: 4 (n + 1) doubles (slot_sums' workspace)
+    std::vector<double> P_;        // prefix sums of the last sweep: 4 (n + 1) doubles
+    double psum_ = 0.0;            // the last sweep's sum s_i
+    double sumsq_ = 0.0;           // the last residual sweep's sum r_i^2
     // Sums of t and t x per slot: Ur_ of the residuals (part of the prepared state), Ut_ of the HVP's J u.
     std::vector<double> Ur_, Ut_;
     // The live neurons (non-empty active set at the last prepare) in a compact copy: GD never
