@@ -48,17 +48,16 @@ double Kernel::prepare(const double* theta, std::size_t dim) {
     return loss_;
 }
 
-void Kernel::set_loss() {
-    // sum r_i^2, even and odd indices in two compensated lanes
-    const std::size_t n = data_->n();
-    const double* r = r_.data();
+// sum r_i^2, even and odd indices in two compensated lanes
+double sum_of_squares(const double* r, std::size_t n) {
     CompensatedPair sq;
     std::size_t i = 0;
     for (; i + 2 <= n; i += 2) sq.add(make_pair(r[i] * r[i], r[i + 1] * r[i + 1]));
     if (i < n) sq.add(make_pair(r[i] * r[i], 0.0));
-    const double total = (sq.hi[0] + sq.hi[1]) + (sq.lo[0] + sq.lo[1]);
-    loss_ = total / (2.0 * static_cast<double>(n));
+    return (sq.hi[0] + sq.hi[1]) + (sq.lo[0] + sq.lo[1]);
 }
+
+void Kernel::set_loss() { loss_ = sum_of_squares(r_.data(), data_->n()) / (2.0 * static_cast<double>(data_->n())); }
 
 namespace {
 
@@ -633,7 +632,7 @@ double FastKernel::descend(double eta, double* theta) {
     const double gc = rsum_ / static_cast<double>(n);
     theta[3 * m] = theta[3 * m] - eta * gc;
     theta_ = theta;
-    psum_ = sweep<true>(theta[3 * m], r_.data());
+    psum_ = sweep<true>(theta[3 * m], r_.data(), lslot_.data(), live);
     clear_slots(lslot_.data(), live);
     summarize(lslot_.data(), live);
     set_loss();
@@ -642,12 +641,14 @@ double FastKernel::descend(double eta, double* theta) {
 
 void FastKernel::linear_sweep(const double* ab, double c0, double* s) {
     scatter_pairs(m_, slot_.data(), ab, dAB_.data());
-    psum_ = sweep<false>(c0, s);
+    psum_ = sweep<false>(c0, s, slot_.data(), m_);
     clear_slots(slot_.data(), m_);
 }
 
 template <bool kResidual>
-double FastKernel::sweep(double c0, double* s) {
+double FastKernel::sweep(double c0, double* s, const std::size_t* slot, std::size_t count) {
+    if (segment_ratio_ > 0 && segment_ratio_ * count < data_->n())
+        return sweep_segments<kResidual>(c0, s, slot, count);
     // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise). Each neuron
     // has added its coefficients to one slot; a backward sweep sums the prefix-active neurons, a
     // forward sweep the suffix-active ones, both double-double. The forward sweep also forms the
@@ -702,10 +703,73 @@ double FastKernel::sweep(double c0, double* s) {
     return acc.hi[0] + acc.lo[0];
 }
 
+template <bool kResidual>
+double FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count) {
+    // sweep() for few neurons and many data points: the same bits, with the compensated sums
+    // taken only where a slot is in use. A slot that no neuron uses holds zero, and adding zero
+    // leaves a compensated sum as it was, so the forward and backward sums are constant between
+    // the boundaries in use and the merged coefficients (hence s_i) are those of sweep().
+    const std::size_t n = data_->n();
+    const double* x = data_->x();
+    const double* y = data_->y();
+    dAB_[1] += c0;  // c0 counts everywhere: slot 0 of the forward part
+    const double* d = dAB_.data();
+    // the boundaries in use: forward slots q in [0, n) (0 for c0), backward ends hi in (0, n)
+    fwd_.assign(1, 0);
+    bwd_.clear();
+    for (std::size_t k = 0; k < count; ++k) {
+        const std::size_t sl = slot[k];
+        if (sl < n) fwd_.push_back(sl);
+        else if (sl > n + 1) bwd_.push_back(sl - (n + 1));  // slots n and n + 1: empty sets
+    }
+    for (auto* v : {&fwd_, &bwd_}) {
+        std::sort(v->begin(), v->end());
+        v->erase(std::unique(v->begin(), v->end()), v->end());
+    }
+    // backward sums, as sweep() forms them (descending ends): bstate_[j] = the sum over ends
+    // bwd_[j..], valid for i in [bwd_[j - 1], bwd_[j])
+    const std::size_t nb = bwd_.size();
+    bstate_.resize(4 * (nb + 1));
+    {
+        CompensatedPair AB;
+        store_pair(bstate_.data() + 4 * nb, AB.hi);
+        store_pair(bstate_.data() + 4 * nb + 2, AB.lo);
+        for (std::size_t j = nb; j-- > 0;) {
+            AB.add(load_pair(d + 2 * (n + 1 + bwd_[j])));
+            store_pair(bstate_.data() + 4 * j, AB.hi);
+            store_pair(bstate_.data() + 4 * j + 2, AB.lo);
+        }
+    }
+    double* P = P_.data();
+    CompensatedPair AB, acc;
+    std::size_t jf = 0, jb = 0;  // next forward slot to add; first end > i
+    std::size_t i = 0;
+    while (i < n) {
+        while (jf < fwd_.size() && fwd_[jf] <= i) AB.add(load_pair(d + 2 * fwd_[jf++]));
+        while (jb < nb && bwd_[jb] <= i) ++jb;
+        const std::size_t next = std::min(jf < fwd_.size() ? fwd_[jf] : n, jb < nb ? bwd_[jb] : n);
+        Pair hi, e;
+        two_sum(AB.hi, load_pair(bstate_.data() + 4 * jb), hi, e);
+        const Pair lo = e + (AB.lo + load_pair(bstate_.data() + 4 * jb + 2));
+        store_pair(P + 4 * i, acc.hi);  // P at the segment's start (slot_table reads only these)
+        store_pair(P + 4 * i + 2, acc.lo);
+        for (; i < next; ++i) {
+            double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
+            if (kResidual) t = t - y[i];
+            s[i] = t;
+            acc.add(make_pair(t, t * x[i]));
+        }
+    }
+    store_pair(P + 4 * n, acc.hi);
+    store_pair(P + 4 * n + 2, acc.lo);
+    if (kResidual) sumsq_ = sum_of_squares(s, n);
+    return acc.hi[0] + acc.lo[0];
+}
+
 void FastKernel::forward(const Params& p, double* r) {
     products(p.m, p.w, p.b, p.v, ab_.data());
     scatter_pairs(p.m, slot_.data(), ab_.data(), dAB_.data());
-    psum_ = sweep<true>(p.c, r);
+    psum_ = sweep<true>(p.c, r, slot_.data(), p.m);
     clear_slots(slot_.data(), p.m);
 }
 

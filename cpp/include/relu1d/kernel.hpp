@@ -128,6 +128,9 @@ public:
     // the new parameters), then the new forward pass; no per-neuron sums stored in between.
     double descend(double eta, double* theta) override;
     void sync() override;
+    // Use the segment sweep when neurons < n / ratio (default 4; 0: never). The results do not
+    // depend on it (tests compare the two sweeps bit for bit).
+    void set_segment_ratio(std::size_t ratio) { segment_ratio_ = ratio; }
     // Active interval [lo, hi) of neuron k at the prepared theta (after sync()).
     std::size_t interval_lo(std::size_t k) const { return is_prefix(k) ? 0 : boundary(k); }
     std::size_t interval_hi(std::size_t k) const { return is_prefix(k) ? boundary(k) : data_->n(); }
@@ -146,8 +149,13 @@ private:
     // s_i = c0 + A_i x_i + B_i from the coefficients scattered into dAB_ (compensated sweeps), less
     // y_i if kResidual (then also sumsq_ = sum s_i^2); the prefix sums of (s, s x) into P_.
     // Returns sum s_i.
+    // `slot`: the slots of the scatter (count of them). With fewer than n / segment_ratio_ of them,
+    // sweep_segments does the same (to the bit) in O(n + count log count), with less work per point.
     template <bool kResidual>
-    double sweep(double c0, double* s);
+    double sweep(double c0, double* s, const std::size_t* slot, std::size_t count);
+    template <bool kResidual>
+    double sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count);
+    std::size_t segment_ratio_ = 4;
     // Zero the entries of dAB_ that a scatter over `slot` wrote (dAB_ is all zeros between sweeps).
     void clear_slots(const std::size_t* slot, std::size_t count);
     // rsum_ and Ur_ (at the slots in use, `slot`) from the residual sweep.
@@ -176,6 +184,8 @@ private:
     std::vector<double> suffix_;           // backward sums of prefix-active neurons: (A hi, B hi, A lo, B lo) per i
     std::vector<double> P_;        // prefix sums of the last sweep: 4 (n + 1) doubles
     double psum_ = 0.0;            // the last sweep's sum s_i
+    std::vector<std::size_t> fwd_, bwd_;  // sweep_segments: the boundaries in use
+    std::vector<double> bstate_;          // sweep_segments: backward sums between them
     double sumsq_ = 0.0;           // the last residual sweep's sum r_i^2
     // Sums of t and t x per slot: Ur_ of the residuals (part of the prepared state), Ut_ of the HVP's J u.
     std::vector<double> Ur_, Ut_;
