@@ -78,8 +78,8 @@ protected:
         if (sums_stale_) refresh_sums();
         sums_stale_ = false;
     }
-    // loss_ = sum r_i^2 / (2 n) from r_ (compensated: even and odd i in two lanes)
-    virtual void set_loss();
+    // loss_ = sum r_i^2 / (2 n) from r_ (compensated, in eight lanes)
+    void set_loss();
 
     std::shared_ptr<const SortedData> data_;
     const double* theta_ = nullptr;
@@ -143,11 +143,10 @@ protected:
     void summarize_residuals() override;
     void refresh_sums() override;
     double transpose_product(const double* s, const double* u, double* out) override;
-    void set_loss() override;  // from the sum of squares the sweep formed (the same bits as Kernel's)
 
 private:
     // s_i = c0 + A_i x_i + B_i from the coefficients scattered into dAB_ (compensated sweeps), less
-    // y_i if kResidual (then also sumsq_ = sum s_i^2); the prefix sums of (s, s x) into P_.
+    // y_i if kResidual; the prefix sums of (s, s x) into P_.
     // Returns sum s_i.
     // `slot`: the slots of the scatter (count of them). With fewer than n / segment_ratio_ of them,
     // sweep_segments does the same (to the bit) in O(n + count log count), with less work per point.
@@ -186,7 +185,6 @@ private:
     double psum_ = 0.0;            // the last sweep's sum s_i
     std::vector<std::size_t> fwd_, bwd_;  // sweep_segments: the boundaries in use
     std::vector<double> bstate_;          // sweep_segments: backward sums between them
-    double sumsq_ = 0.0;           // the last residual sweep's sum r_i^2
     // Sums of t and t x per slot: Ur_ of the residuals (part of the prepared state), Ut_ of the HVP's J u.
     std::vector<double> Ur_, Ut_;
     // The live neurons (non-empty active set at the last prepare) in a compact copy: GD never
