@@ -713,7 +713,7 @@ double FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot,
     const double* y = data_->y();
     dAB_[1] += c0;  // c0 counts everywhere: slot 0 of the forward part
     const double* d = dAB_.data();
-    // the boundaries in use: forward slots q in [0, n) (0 for c0), backward ends hi in (0, n)
+    // the boundaries in use: forward slots q in [0, n) (0 for c0), backward ends hi in (0, n]
     fwd_.assign(1, 0);
     bwd_.clear();
     for (std::size_t k = 0; k < count; ++k) {
