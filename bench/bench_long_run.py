@@ -16,24 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
 import relu1d
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from bench_step import cpu_model  # this folder is on sys.path when the script runs
 
 
 def problem(n: int, m: int, seed: int):
@@ -66,7 +55,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     print(f"# {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
-    print(f"# cpu: {cpu_name()}, {os.cpu_count()} cores; relu1d {relu1d.__version__}, numpy {np.__version__}")
+    print(f"# cpu: {cpu_model()}, {os.cpu_count()} cores; relu1d {relu1d.__version__}, numpy {np.__version__}")
     objective, theta0 = problem(args.n, args.m, args.seed)
 
     run, wall = full_run(objective, theta0, args)
