@@ -33,7 +33,7 @@ void Kernel::resize(std::size_t m) {
     const std::size_t n = data_->n();
     r_.assign(n, 0.0);
     s_.assign(n, 0.0);
-    for (auto* vec : {&S0_, &S1_, &T0_, &T1_}) vec->assign(m, 0.0);
+    for (auto* vec : {&S0_, &S1_}) vec->assign(m, 0.0);
     ab_.assign(2 * m, 0.0);
 }
 
@@ -202,15 +202,6 @@ void Kernel::hvp(const double* u, double* out) {
     out[3 * m] = transpose_product(s_.data(), u, out) * inv_n;
 }
 
-double Kernel::transpose_product(const double* s, const double* u, double* out) {
-    const std::size_t m = m_;
-    const double* th = theta_;
-    const double ssum = residual_sums(s, T0_.data(), T1_.data());
-    assemble_hvp(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m, S0_.data(),
-                 S1_.data(), T0_.data(), T1_.data(), out, out + m, out + 2 * m);
-    return ssum;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Dense reference kernel.
 
@@ -262,6 +253,17 @@ void DenseKernel::linear_sweep(const double* ab, double c0, double* s) {
         }
         for (std::size_t i = i0; i < i1; ++i) s[i] = c0 + acc[i - i0];
     });
+}
+
+double DenseKernel::transpose_product(const double* s, const double* u, double* out) {
+    const std::size_t m = m_;
+    const double* th = theta_;
+    T0_.resize(m);
+    T1_.resize(m);
+    const double ssum = residual_sums(s, T0_.data(), T1_.data());
+    assemble_hvp(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m, S0_.data(),
+                 S1_.data(), T0_.data(), T1_.data(), out, out + m, out + 2 * m);
+    return ssum;
 }
 
 double DenseKernel::residual_sums(const double* t, double* T0, double* T1) {
@@ -427,8 +429,9 @@ inline std::size_t settle_slot(std::size_t s, std::size_t n, double w, double b,
     return out;
 }
 
-NOINLINE std::size_t check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, const double* __restrict b,
-                             const double* __restrict xp, std::size_t* __restrict slot) {
+NOINLINE std::size_t check_boundaries(std::size_t m, std::size_t n, const double* __restrict w,
+                                      const double* __restrict b, const double* __restrict xp,
+                                      std::size_t* __restrict slot) {
     std::size_t flagged = 0;
     for (std::size_t k = 0; k < m; ++k) slot[k] = settle_slot(slot[k], n, w[k], b[k], xp, flagged);
     return flagged;
@@ -537,7 +540,8 @@ NOINLINE std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double
         const __m512i q = _mm512_mask_sub_epi64(s, was_prefix, s, vn1);
         const __mmask8 neg = _mm512_cmp_pd_mask(W2, zero, _CMP_LT_OQ);
         auto pred = [&](__m512i idx) {  // is_active(w, b, xp[idx]) != neg
-            const __m512d xv = _mm512_i64gather_pd(idx, xp, 8);
+            // all lanes; the masked form has a defined merge source (no -Wmaybe-uninitialized)
+            const __m512d xv = _mm512_mask_i64gather_pd(zero, 0xFF, idx, xp, 8);
             const __mmask8 act = _mm512_cmp_pd_mask(_mm512_add_pd(_mm512_mul_pd(W2, xv), B2), zero, _CMP_GT_OQ);
             return static_cast<__mmask8>(act ^ neg);
         };
@@ -824,23 +828,6 @@ double FastKernel::transpose_product(const double* s, const double* u, double* o
     assemble_hvp_slots(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m,
                        S0_.data(), S1_.data(), slot_.data(), Ut_.data(), out, out + m, out + 2 * m);
     return psum_;
-}
-
-double FastKernel::residual_sums(const double* t, double* T0, double* T1) {
-    // (not on the fast paths, which take the prefix sums from the sweeps)
-    const std::size_t n = data_->n();
-    const double* x = data_->x();
-    double* P = P_.data();
-    CompensatedPair acc;
-    P[0] = P[1] = P[2] = P[3] = 0.0;
-    for (std::size_t i = 0; i < n; ++i) {
-        acc.add(make_pair(t[i], t[i] * x[i]));
-        store_pair(P + 4 * (i + 1), acc.hi);
-        store_pair(P + 4 * (i + 1) + 2, acc.lo);
-    }
-    slot_table(slot_.data(), m_, Ut_.data());
-    interval_sums(m_, slot_.data(), Ut_.data(), T0, T1);
-    return acc.hi[0] + acc.lo[0];
 }
 
 void FastKernel::summarize_residuals() { summarize(slot_.data(), m_); }

@@ -64,14 +64,12 @@ protected:
     // s_i = c0 + sum_{k active at i} (alpha_k x_i + beta_k), (alpha_k, beta_k) = (ab[2 k], ab[2 k + 1])
     // (the forward sweep with other coefficients)
     virtual void linear_sweep(const double* ab, double c0, double* s) = 0;
-    // T0_k = sum_{i active} t_i, T1_k = sum_{i active} t_i x_i; also returns sum_i t_i.
-    virtual double residual_sums(const double* t, double* T0, double* T1) = 0;
     // The neuron entries of H u = J^T s / n + R u into out (not out[3m]); returns sum_i s_i.
-    virtual double transpose_product(const double* s, const double* u, double* out);
+    virtual double transpose_product(const double* s, const double* u, double* out) = 0;
     // Called at the start of prepare: find active sets for the new params.
     virtual void locate(const Params& p) = 0;
     // rsum_ and the residual sums S0_, S1_ from r_ (a kernel may defer S0_, S1_: sums_stale_).
-    virtual void summarize_residuals() { rsum_ = residual_sums(r_.data(), S0_.data(), S1_.data()); }
+    virtual void summarize_residuals() = 0;
     // S0_, S1_ for the prepared theta where summarize_residuals deferred them.
     virtual void refresh_sums() {}
     void ensure_sums() {
@@ -88,7 +86,7 @@ protected:
     double rsum_ = 0.0;                   // sum_i r_i
     bool sums_stale_ = false;             // S0_, S1_ not yet computed for the prepared theta
     std::vector<double> r_, S0_, S1_;     // residuals and residual sums
-    std::vector<double> ab_, s_, T0_, T1_;  // coefficient pairs (forward or J u), HVP workspace
+    std::vector<double> ab_, s_;  // coefficient pairs (forward or J u) and J u
     std::vector<double> g2_;                          // ||g_k||^2 per neuron
     std::vector<double> next_;                        // descend's buffer (the default implementation)
 
@@ -108,12 +106,17 @@ public:
 protected:
     void forward(const Params& p, double* r) override;
     void linear_sweep(const double* ab, double c0, double* s) override;
-    double residual_sums(const double* t, double* T0, double* T1) override;
+    double transpose_product(const double* s, const double* u, double* out) override;
     void locate(const Params&) override {}
+    void summarize_residuals() override { rsum_ = residual_sums(r_.data(), S0_.data(), S1_.data()); }
 
 private:
+    // T0_k = sum_{i active} t_i, T1_k = sum_{i active} t_i x_i; also returns sum_i t_i.
+    double residual_sums(const double* t, double* T0, double* T1);
+
     unsigned threads_;
-    std::vector<double> tx_;  // t_i x_i
+    std::vector<double> tx_;        // t_i x_i
+    std::vector<double> T0_, T1_;   // J^T s in transpose_product
 };
 
 // Sorted-data algorithm: each neuron is active on a prefix [0, q_k) or a suffix [q_k, n) of the sorted data,
@@ -138,7 +141,6 @@ public:
 protected:
     void forward(const Params& p, double* r) override;
     void linear_sweep(const double* ab, double c0, double* s) override;
-    double residual_sums(const double* t, double* T0, double* T1) override;
     void locate(const Params& p) override;
     void summarize_residuals() override;
     void refresh_sums() override;
