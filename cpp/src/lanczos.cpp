@@ -10,7 +10,8 @@ namespace relu1d {
 
 namespace {
 
-constexpr double kSecondPass = 0.7071067811865476;  // re-orthogonalise again when ||w|| fell below 1/sqrt(2) of itself
+// re-orthogonalise again when a pass left less than 1/sqrt(2) of ||w||
+constexpr double kSecondPass = 0.7071067811865476;
 
 // splitmix64: a small, well-mixed deterministic generator for start vectors.
 struct SplitMix64 {

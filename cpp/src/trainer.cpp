@@ -40,7 +40,8 @@ void Trainer::step_back_to(std::int64_t target) {
     theta_ = snapshot_;
     step_ = snapshot_step_;
     kernel_->prepare(theta_.data(), dim);
-    for (; step_ < target; ++step_) kernel_->descend(etas_[static_cast<std::size_t>(step_ - snapshot_step_)], theta_.data());
+    for (; step_ < target; ++step_)
+        kernel_->descend(etas_[static_cast<std::size_t>(step_ - snapshot_step_)], theta_.data());
     etas_.resize(static_cast<std::size_t>(step_ - snapshot_step_));
 }
 
@@ -107,13 +108,15 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
             rec.sharpness_products.push_back(products);
             rec.time.push_back(elapsed + seconds());
         }
-        if (need_gnorm && !std::isfinite(gnorm)) return stop(StopReason::diverged);  // the gradient overflowed: keep theta_
+        // the gradient overflowed at an acceptable theta_: keep theta_
+        if (need_gnorm && !std::isfinite(gnorm)) return stop(StopReason::diverged);
         if (gnorm <= opt.grad_tol || loss <= opt.loss_tol) return stop(StopReason::converged);
         // theta_{t+1} = theta_t - eta g,  eta = lr_t * min(1, clip / ||g||)
         const double eta = opt.clip > 0.0 && gnorm > opt.clip ? rate * (opt.clip / gnorm) : rate;
         const double norm2 = kernel_->descend(eta, theta_.data());
         last_grad_norm_ = std::sqrt(norm2);
-        if (!need_gnorm && norm2 == 0.0) return stop(StopReason::converged);  // grad_tol == 0 met: theta_ did not move
+        // grad_tol == 0 met: theta_ did not move
+        if (!need_gnorm && norm2 == 0.0) return stop(StopReason::converged);
         etas_.push_back(eta);
         ++step_;
         if (!std::isfinite(norm2)) {  // the gradient overflowed at an acceptable theta_t: keep theta_t
