@@ -205,7 +205,7 @@ def test_to_dataframe(short_run):
     np.testing.assert_array_equal(df.index.to_numpy(), short_run.history["step"])
     assert list(df.columns) == [k for k in short_run.history if k != "step"]
     np.testing.assert_array_equal(df["loss"].to_numpy(), short_run.history["loss"])
-    assert df["sharpness"].notna().sum() == 10
+    assert df["sharpness"].notna().sum() == 11  # every 30 steps, and the final step
 
 
 def test_plot(short_run):
@@ -220,7 +220,7 @@ def test_plot(short_run):
         np.testing.assert_array_equal(line.get_xdata(), short_run.history["step"])
         np.testing.assert_array_equal(line.get_ydata(), short_run.history["loss"])
         sharp, edge = ax_sharp.get_lines()[:2]
-        assert len(sharp.get_xdata()) == 10
+        assert len(sharp.get_xdata()) == 11
         np.testing.assert_allclose(edge.get_ydata(), 2.0 / short_run.history["lr"])
         # given axes are used
         fig, axes = plt.subplots(1, 2)

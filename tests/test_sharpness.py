@@ -226,7 +226,7 @@ def test_sharpness_at_least_one_along_run(kernel):
     run = relu1d.train(obj, th0, lr=0.1, steps=2000, record_every=20, sharpness_every=20)
     s = run.history["sharpness"]
     measured = np.isfinite(s)
-    assert measured.sum() == 100
+    assert measured.sum() == 101  # steps 0, 20, ..., 2000 (the final step)
     assert (s[measured] >= 1 - 1e-12).all(), s[measured].min()
     resid = run.history["sharpness_residual"][measured]
     assert (resid <= 1e-8 * s[measured]).all(), resid.max()

@@ -44,16 +44,19 @@ def np_loss_grad(theta, x, y):
 
 
 def np_gd(x, y, theta0, lr_at, steps, clip=None):
-    """Plain GD; returns the final theta and the per-step (loss, grad_norm, lr) before each update."""
+    """Plain GD; returns the final theta and the per-step (loss, grad_norm, lr) before each update,
+    with a last entry (index ``steps``) at the final theta."""
     theta = np.array(theta0, dtype=np.float64)
     losses, gnorms, lrs = [], [], []
-    for s in range(steps):
+    for s in range(steps + 1):
         loss, g = np_loss_grad(theta, x, y)
         gn = float(np.linalg.norm(g))
         eta = lr_at(s)
         losses.append(loss)
         gnorms.append(gn)
         lrs.append(eta)
+        if s == steps:
+            break
         if clip is not None:
             g = g * min(1.0, clip / gn)
         theta = theta - eta * g
@@ -73,6 +76,14 @@ def theta0():
 def small_problem(n=20, width=10, seed=0, kernel="fast"):
     x, y = relu1d.make_data(n, rng=seed)
     return relu1d.Objective(x, y, kernel=kernel), relu1d.init_params(width, rng=seed + 1)
+
+
+def record_steps(steps, *intervals):
+    """The recorded steps of a run: multiples of the intervals below ``steps``, and the final step."""
+    rows = {steps}
+    for every in intervals:
+        rows |= set(range(0, steps, every))
+    return np.array(sorted(rows))
 
 
 def assert_close_theta(actual, expected, rel=1e-12):
@@ -104,7 +115,7 @@ def test_matches_numpy_gd(data, theta0, kernel, case):
     assert run.steps == steps
     assert_close_theta(run.theta, theta)
     h = run.history
-    np.testing.assert_array_equal(h["step"], np.arange(0, steps, every))
+    np.testing.assert_array_equal(h["step"], record_steps(steps, every))
     np.testing.assert_allclose(h["loss"], losses[h["step"]], rtol=1e-12)
     np.testing.assert_allclose(h["grad_norm"], gnorms[h["step"]], rtol=1e-11)
     np.testing.assert_allclose(h["lr"], lrs[h["step"]], rtol=0, atol=0)
@@ -157,7 +168,7 @@ def test_dead_neurons_stay_put_and_the_rest_steps_exactly(kernel):
     np.testing.assert_array_equal(theta[dead], start[dead])
     run = relu1d.train(obj, start, lr=0.05, steps=500, record_every=7, sharpness_every=11, checkpoint_every=97)
     np.testing.assert_array_equal(run.theta, theta)
-    assert np.isfinite(run.history["sharpness"]).sum() == len(range(0, 500, 11))
+    assert np.isfinite(run.history["sharpness"]).sum() == len(range(0, 500, 11)) + 1  # and the final step
 
 
 @given(problems(max_n=30, min_width=1, max_width=20, x_scale=2.0, y_scale=2.0, weight_scale=2.0),
@@ -205,7 +216,7 @@ def test_zero_steps_returns_theta0(data, theta0):
     obj = relu1d.Objective(*data)
     run = relu1d.train(obj, theta0, lr=0.1, steps=0)
     assert run.steps == 0
-    assert run.history.rows == 0
+    assert run.history.rows == 1  # the final (here: initial) step
     np.testing.assert_array_equal(run.theta, theta0)
     assert run.final_loss == pytest.approx(np_loss_grad(theta0, *data)[0], rel=1e-13)
 
@@ -246,7 +257,7 @@ def test_resume_is_bit_identical(tmp_path, kernel, lr):
     resumed = relu1d.resume(path, steps=N - N // 2)
     assert resumed.status == "max_steps"
     assert_runs_identical(resumed, whole)
-    assert np.isfinite(whole.history["sharpness"]).sum() == N // 10
+    assert np.isfinite(whole.history["sharpness"]).sum() == N // 10 + 1  # and the final step
     # the checkpoint was rewritten at the end of the resumed run
     again = relu1d.Run.load(path)
     assert again.steps == N
@@ -410,7 +421,7 @@ def test_sigint_interrupts_and_checkpoint_resumes(tmp_path):
     assert saved.status == "interrupted"
     assert saved.steps == result["steps"]
     assert saved.history.rows == result["rows"]
-    assert saved.history["step"][-1] < saved.steps
+    assert saved.history["step"][-1] == saved.steps  # the final step is recorded
     np.testing.assert_array_equal(saved.theta, np.array(result["theta"]))
     more = relu1d.resume(ckpt, steps=2500)
     assert more.status == "max_steps"
@@ -476,7 +487,8 @@ def test_late_divergence_steps_back_exactly(tmp_path, kernel, checkpoint_every):
                        checkpoint=ckpt, checkpoint_every=checkpoint_every)
     assert run.status == "diverged"
     assert 9000 <= run.steps < 20_000
-    assert run.history["step"][-1] < run.steps  # the last record is far behind
+    # the final step is recorded; the record before it is far behind
+    assert run.history["step"][-1] == run.steps and run.history["step"][-2] < run.steps - 1
     assert obj.loss(run.theta) <= run.config["max_loss"] < run.diverged_loss
     again = relu1d.train(obj, th0, lr=lr, steps=run.steps, record_every=5000, sharpness_every=0)
     assert again.status == "max_steps"
@@ -619,13 +631,13 @@ def test_default_record_every_bounds_history():
     run = relu1d.train(obj, th0, lr=0.05, steps=steps)
     every = run.config["record_every"]
     assert every == steps // 10_000
-    assert run.history.rows == steps // every == 10_000
-    np.testing.assert_array_equal(run.history["step"], np.arange(0, steps, every))
+    assert run.history.rows == steps // every + 1 == 10_001  # and the final step
+    np.testing.assert_array_equal(run.history["step"], record_steps(steps, every))
     # sharpness defaults to 10 x the record interval (about 10^3 measurements)
     sharp_every = run.config["sharpness_every"]
     assert sharp_every == 10 * every
     measured = np.isfinite(run.history["sharpness"])
-    np.testing.assert_array_equal(run.history["step"][measured], np.arange(0, steps, sharp_every))
+    np.testing.assert_array_equal(run.history["step"][measured], record_steps(steps, sharp_every))
     assert (run.history["sharpness_products"][measured] > 0).all()
     assert (run.history["sharpness_products"][~measured] == 0).all()
     assert 0 <= run.sharpness_time <= run.wall_time
@@ -637,9 +649,9 @@ def test_record_rows_not_divisible():
     run = relu1d.train(obj, th0, lr=0.05, steps=steps, sharpness_every=0)
     every = run.config["record_every"]
     assert every == 1
-    assert run.history.rows == steps
+    assert run.history.rows == steps + 1
     run = relu1d.train(obj, th0, lr=0.05, steps=steps, record_every=100, sharpness_every=0)
-    assert run.history.rows == -(-steps // 100)
+    assert run.history.rows == -(-steps // 100) + 1
     assert len(run.history["loss"]) == run.history.rows
 
 
@@ -648,10 +660,9 @@ def test_sharpness_every_independent_of_record_every():
     run = relu1d.train(obj, th0, lr=0.05, steps=100, record_every=10, sharpness_every=25)
     h = run.history
     # rows at multiples of either interval; sharpness only at multiples of 25
-    expected = sorted(set(range(0, 100, 10)) | set(range(0, 100, 25)))
-    np.testing.assert_array_equal(h["step"], expected)
+    np.testing.assert_array_equal(h["step"], record_steps(100, 10, 25))
     measured = np.isfinite(h["sharpness"])
-    np.testing.assert_array_equal(h["step"][measured], [0, 25, 50, 75])
+    np.testing.assert_array_equal(h["step"][measured], [0, 25, 50, 75, 100])
     assert (h["sharpness_products"][~measured] == 0).all()
     assert np.isnan(h["sharpness_residual"][~measured]).all()
     assert (h["sharpness_residual"][measured] >= 0).all()

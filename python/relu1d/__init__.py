@@ -7,7 +7,7 @@ Parameters live in one float64 vector ``theta = [w(m), b(m), v(m), c]`` of lengt
 from __future__ import annotations
 
 from ._version import __version__
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, CheckpointWarning
 from .data import TARGETS, load_data, make_data, target_function
 from .objective import KERNELS, Objective
 from .params import INIT_SCHEMES, init_params, pack, predict, unpack, width_of
@@ -35,6 +35,7 @@ __all__ = [
     "History",
     "StepSize",
     "CheckpointError",
+    "CheckpointWarning",
     "make_data",
     "load_data",
     "target_function",

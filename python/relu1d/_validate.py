@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
+
+INT64_MAX = 2**63 - 1
 
 
 def as_float_array(value, name: str, *, finite: bool = True) -> np.ndarray:
     """Convert any array-like of real numbers to a contiguous float64 array (any shape)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__}")
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.getmask(value) is not np.ma.nomask and np.ma.getmask(value).any():
+            raise ValueError(f"{name}: has masked entries, which would not be ignored; pass only the "
+                             f"unmasked points (the same ones for x and y)")
+        value = np.ma.getdata(value)
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and other unconvertible objects
         raise TypeError(f"{name}: cannot convert to a float array ({exc})") from None
     if arr.dtype.kind == "c":
         raise TypeError(f"{name}: complex values are not supported")
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind == "b":
+        raise TypeError(f"{name}: expected numbers, got booleans; convert explicitly, e.g. "
+                        f"np.asarray({name}, dtype=float), if 0/1 values are meant")
+    if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name}: expected numbers, got dtype {arr.dtype}")
     arr = np.asarray(arr, dtype=np.float64, order="C")  # (ascontiguousarray would make 0-d 1-d)
     if finite and not np.isfinite(arr).all():
@@ -54,12 +65,17 @@ def as_theta(theta, name: str = "theta", *, width: int | None = None) -> np.ndar
     return arr
 
 
-def as_int(value, name: str, *, minimum: int | None = None) -> int:
+def as_int(value, name: str, *, minimum: int | None = None, maximum: int = INT64_MAX) -> int:
+    """An integer in [minimum, maximum] (by default at most 2**63 - 1: the compiled code counts in
+    int64), or TypeError/ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name}: must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name}: must be <= {maximum}" + (" (the int64 range)" if maximum == INT64_MAX else "")
+                         + f", got {value}")
     return value
 
 
@@ -76,11 +92,21 @@ def as_float(value, name: str, *, positive: bool = False, nonnegative: bool = Fa
     return value
 
 
+def max_threads() -> int:
+    """The largest thread count accepted: 8 per core, and at least 64."""
+    return max(64, 8 * (os.cpu_count() or 1))
+
+
 def as_threads(threads) -> int:
-    """None -> 0 (the library chooses), else a positive integer."""
+    """None -> 0 (the library chooses), else a positive integer of at most :func:`max_threads`
+    (a count far above the cores only costs memory and start-up time: results never depend on it)."""
     if threads is None:
         return 0
-    return as_int(threads, "threads", minimum=1)
+    threads = as_int(threads, "threads", minimum=1)
+    if threads > max_threads():
+        raise ValueError(f"threads: {threads} is far above the {os.cpu_count()} cores of this machine; "
+                         f"use at most {max_threads()} (or None: one per core)")
+    return threads
 
 
 def as_rng(rng) -> np.random.Generator:
@@ -90,3 +116,114 @@ def as_rng(rng) -> np.random.Generator:
     if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)) and not isinstance(rng, bool):
         return np.random.default_rng(rng)
     raise TypeError(f"rng: expected None, an int, a SeedSequence or a numpy Generator, got {type(rng).__name__}")
+
+
+def as_output_path(path, name: str) -> str:
+    """A file path that can be written now: not a directory, in an existing folder where files can
+    be created. Checked before a long run starts, so that a typo does not cost the run at its end."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a file path, got {type(path).__name__}")
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError(f"{name}: empty path")
+    if os.path.isdir(path):
+        raise ValueError(f"{name}: {path} is a directory; give a file name, e.g. "
+                         f"{os.path.join(path, 'run.npz')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name}: folder {folder} does not exist")
+    import tempfile
+
+    try:  # the only reliable test: create (and remove) a file there
+        fd, probe = tempfile.mkstemp(prefix=".relu1d-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot create files in {folder} ({exc.strerror or exc})") from None
+    return path
+
+
+# -- checkpoint contents ------------------------------------------------------------------------
+# A run file is user input like any other: each stored field is checked by the same rules as the
+# argument it came from, and a bad one is reported by its name (e.g. "config.clip: must be > 0").
+# Each check takes (value, name) and returns the value, or raises TypeError/ValueError naming it.
+
+def _optional(check):
+    return lambda value, name: None if value is None else check(value, name)
+
+
+def _choice(options):
+    def check(value, name):
+        if value not in options:
+            raise ValueError(f"{name}: expected one of {list(options)}, got {value!r}")
+        return value
+    return check
+
+
+def _real(value, name):
+    """Any real number, NaN and inf included (e.g. a final loss that overflowed)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def _schedule(value, name):
+    from .schedule import StepSize
+
+    if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
+        raise TypeError(f"{name}: expected a list of [start_step, lr] pairs, got {value!r}")
+    try:
+        return StepSize([tuple(p) for p in value]).to_json()
+    except (TypeError, ValueError) as exc:
+        msg = str(exc)
+        raise type(exc)(f"{name}: {msg[4:] if msg.startswith('lr: ') else msg}") from None
+
+
+def _stored_threads(value, name):
+    # results never depend on the thread count: a run saved on a larger machine loads with fewer
+    return min(as_int(value, name, minimum=1), max_threads())
+
+
+TRAIN_CONFIG_FIELDS = {
+    "lr": _optional(_schedule),  # None: a callable step size (not saved)
+    "clip": _optional(lambda v, n: as_float(v, n, positive=True)),
+    "record_every": lambda v, n: as_int(v, n, minimum=1),
+    "sharpness_every": lambda v, n: as_int(v, n, minimum=0),
+    "grad_tol": lambda v, n: as_float(v, n, nonnegative=True),
+    "loss_tol": lambda v, n: as_float(v, n, nonnegative=True),
+    "max_loss": lambda v, n: as_float(v, n, positive=True),
+    "sharpness_tol": lambda v, n: as_float(v, n, positive=True),
+    "sharpness_max_iter": lambda v, n: as_int(v, n, minimum=1),
+    "kernel": _choice(("fast", "dense")),
+    "threads": _optional(_stored_threads),
+}
+TRAIN_CONFIG_REQUIRED = ("lr", "clip", "record_every", "sharpness_every", "grad_tol", "loss_tol", "max_loss",
+                         "sharpness_tol", "sharpness_max_iter")
+
+RUN_META_FIELDS = {
+    "steps": lambda v, n: as_int(v, n, minimum=0),
+    "status": _choice(("max_steps", "converged", "diverged", "interrupted", "stopped")),
+    "wall_time": lambda v, n: as_float(v, n, nonnegative=True),
+    "sharpness_time": lambda v, n: as_float(v, n, nonnegative=True),
+    "core_time": lambda v, n: as_float(v, n, nonnegative=True),
+    "final_loss": _real,
+    "final_grad_norm": _real,
+    "diverged_loss": _optional(_real),
+}
+RUN_META_REQUIRED = ("steps", "status", "config")
+
+
+def check_fields(table: dict, values, *, prefix: str = "", required=()) -> dict:
+    """Check ``values`` (a mapping) field by field against ``table`` (field -> check(value, name)).
+
+    Returns the checked values of the fields present (unknown fields are left out); raises
+    ValueError/TypeError whose message starts with the field's name, ``prefix`` + field.
+    """
+    if not isinstance(values, dict):
+        raise TypeError(f"{prefix.rstrip('.') or 'values'}: expected a mapping, got {type(values).__name__}")
+    missing = [prefix + k for k in required if k not in values]
+    if missing:
+        raise ValueError(f"{', '.join(missing)}: missing")
+    return {k: check(values[k], prefix + k) for k, check in table.items() if k in values}

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._version import __version__
+from ._validate import (RUN_META_FIELDS, RUN_META_REQUIRED, TRAIN_CONFIG_FIELDS, TRAIN_CONFIG_REQUIRED, as_theta,
+                        as_vector, check_fields)
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 
 __all__ = ["Run", "History", "STATUSES", "HISTORY_KEYS"]
@@ -58,6 +60,12 @@ class History(Mapping):
 
     def __len__(self):
         return len(HISTORY_KEYS)
+
+    def drop_last_row(self) -> None:
+        """Remove the last row (to record the final step again with more columns filled)."""
+        cols = self._columns()
+        self._cache = {k: v[:-1] for k, v in cols.items()}
+        self._chunks = [self._cache]
 
     @property
     def rows(self) -> int:
@@ -243,28 +251,43 @@ class Run:
         if missing:
             raise CheckpointError(f"path: {path} lacks {missing}: truncated or not a relu1d run file")
         try:
-            config = meta["config"]
-            if not isinstance(config, dict):
-                raise ValueError(f"config is {type(config).__name__}, not a mapping")
-            rows = {arrays["history_" + k].shape for k in HISTORY_KEYS}
-            if len(rows) != 1 or len(next(iter(rows))) != 1:
-                raise ValueError(f"history columns have shapes {sorted(rows)}, expected equal 1-D lengths")
-            theta = np.asarray(arrays["theta"], dtype=np.float64)
+            fields = check_fields(RUN_META_FIELDS, meta, required=RUN_META_REQUIRED)
+            config = dict(meta["config"], **check_fields(TRAIN_CONFIG_FIELDS, meta["config"], prefix="config.",
+                                                          required=TRAIN_CONFIG_REQUIRED))
+            theta, theta0, eigvec, history = _checked_arrays(arrays, fields["steps"])
             objective = Objective(arrays["x"], arrays["y"], kernel=config.get("kernel", "fast"),
                                   threads=config.get("threads"))
-            if theta.ndim != 1 or (theta.size - 1) % 3 != 0:
-                raise ValueError(f"theta has length {theta.size}")
-            eigvec = arrays["eigvec"] if arrays["eigvec"].size else None
-            if eigvec is not None and eigvec.size != theta.size:
-                raise ValueError("eigvec and theta lengths differ")
-            history = History({k: arrays["history_" + k] for k in HISTORY_KEYS})
-            return cls(objective=objective, theta=theta, theta0=np.asarray(arrays["theta0"], dtype=np.float64),
-                       steps=meta["steps"], status=meta["status"], history=history, config=config,
-                       eigvec=eigvec, wall_time=meta.get("wall_time", 0.0),
-                       final_loss=meta.get("final_loss", np.nan),
-                       final_grad_norm=meta.get("final_grad_norm", np.nan),
-                       diverged_loss=meta.get("diverged_loss"), sharpness_time=meta.get("sharpness_time", 0.0),
-                       core_time=meta.get("core_time", 0.0),
-                       version=meta.get("version", "?"))
+            return cls(objective=objective, theta=theta, theta0=theta0, steps=fields["steps"],
+                       status=fields["status"], history=history, config=config, eigvec=eigvec,
+                       wall_time=fields.get("wall_time", 0.0), final_loss=fields.get("final_loss", np.nan),
+                       final_grad_norm=fields.get("final_grad_norm", np.nan),
+                       diverged_loss=fields.get("diverged_loss"), sharpness_time=fields.get("sharpness_time", 0.0),
+                       core_time=fields.get("core_time", 0.0), version=meta.get("version", "?"))
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"path: {path} is corrupt ({exc})") from None
+
+
+def _checked_arrays(arrays: dict, steps: int):
+    """theta, theta0, eigvec (or None) and the History of a run file, each checked like user input;
+    ValueError/TypeError naming the array otherwise."""
+    theta = as_theta(arrays["theta"], "theta")
+    theta0 = as_theta(arrays["theta0"], "theta0", width=(theta.size - 1) // 3)
+    eigvec = arrays["eigvec"]
+    eigvec = as_vector(eigvec, "eigvec", length=theta.size) if eigvec.size else None
+    columns = {}
+    for k in HISTORY_KEYS:
+        col = arrays["history_" + k]
+        name = "history_" + k
+        if col.ndim != 1:
+            raise ValueError(f"{name}: expected a 1-D array, got shape {col.shape}")
+        want = "i" if k in _INT_KEYS else "f"
+        if col.dtype.kind != want or col.dtype.itemsize != 8:
+            raise TypeError(f"{name}: expected dtype {'int64' if want == 'i' else 'float64'}, got {col.dtype}")
+        columns[k] = col
+    lengths = {k: len(c) for k, c in columns.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"history columns have different lengths: {lengths}")
+    step = columns["step"]
+    if step.size and (step[0] < 0 or step[-1] > steps or np.any(np.diff(step) <= 0)):
+        raise ValueError(f"history_step: expected increasing steps in [0, steps = {steps}]")
+    return theta, theta0, eigvec, History(columns)

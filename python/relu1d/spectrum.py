@@ -91,7 +91,7 @@ def sharpness(objective, theta, *, k: int = 1, which: str = "largest", tol: floa
         raise ValueError(f"which: expected 'largest' or 'smallest', got {which!r}")
     tol = as_float(tol, "tol", positive=True)
     max_iter = as_int(max_iter, "max_iter", minimum=1)
-    seed = as_int(seed, "seed", minimum=0)
+    seed = as_int(seed, "seed", minimum=0, maximum=2**64 - 1)
     if v0 is not None:
         v0 = as_vector(v0, "v0", length=theta.size)
         if not np.any(v0):

@@ -1,5 +1,6 @@
 """Full-batch gradient descent driven in chunks: the steps run in C++, Python handles progress,
-callbacks, checkpoints and Ctrl-C between chunks (each chunk lasts about 50 ms)."""
+callbacks, checkpoints and Ctrl-C between chunks (each chunk lasts about 50 ms: its length in steps
+follows the measured cost of a step)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
 
 from . import _core
-from ._validate import as_float, as_int, as_theta, as_threads
+from ._validate import INT64_MAX, as_float, as_int, as_output_path, as_theta, as_threads
+from .checkpoint import CheckpointWarning
 from .objective import check_objective
 from .run import History, Run
 from .schedule import StepSize
@@ -21,6 +24,7 @@ from .schedule import StepSize
 __all__ = ["train", "resume"]
 
 _CHUNK_SECONDS = 0.05       # wall time of one C++ chunk: bounds the Ctrl-C latency
+_CHUNK_GROWTH = 8           # a chunk has at most this many times the steps of the previous one
 _CALLABLE_CHUNK = 16384     # steps per chunk when lr is a Python callable
 
 
@@ -57,13 +61,19 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
         and the loss of the zero function.
     sharpness_tol, sharpness_max_iter : float, int
         Lanczos tolerance (relative residual) and step limit for each sharpness measurement.
+        With sharpness tracking on, the sharpness at the final theta is measured too and
+        recorded in the history's last row (the row of the final step; not after Ctrl-C).
     progress : bool, optional
         Show a progress bar (tqdm if installed); default: when stderr is a terminal.
     checkpoint : str or path, optional
         Write the run to this file every ``checkpoint_every`` steps and/or ``checkpoint_seconds``
-        seconds (default 60 s), and always when the run ends, is interrupted or diverges.
+        seconds (default 60 s), and always when the run ends, is interrupted or diverges. The path
+        is checked before the first step (an existing folder where files can be created, not a
+        directory); a save that fails later (disk full) warns with :class:`CheckpointWarning` and
+        the run goes on. If ``callback`` or a callable ``lr`` raises, the checkpoint is written
+        (status "stopped") before the exception propagates.
     callback : callable, optional
-        ``callback(run)`` after every chunk (about 20 per second) with the partial :class:`Run`;
+        ``callback(run)`` after every chunk (at most about 20 per second) with the partial :class:`Run`;
         returning True stops the run with status "stopped".
     threads : int, optional
         Threads for the dense kernel (the fast kernel is single-threaded; results never depend on
@@ -72,7 +82,8 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
     Returns
     -------
     Run
-        Also on Ctrl-C (status "interrupted"), with everything computed so far.
+        Also on Ctrl-C (status "interrupted", within about 50 ms or one step, whichever is
+        longer), with everything computed so far. The history's last row is the final step.
 
     Notes
     -----
@@ -89,13 +100,12 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
     schedule = StepSize(lr)
     record_every = _interval(record_every, "record_every", default=max(1, steps // 10_000))
     if sharpness_every is None:
-        sharpness_every = 10 * record_every
+        sharpness_every = min(10 * record_every, INT64_MAX)
     sharpness_every = as_int(sharpness_every, "sharpness_every", minimum=0)
     if threads is not None and as_threads(threads) != (obj.threads or 0):
         obj = obj.with_kernel(obj.kernel, threads=threads)
     if max_loss is None:
-        base = max(obj.loss(theta0), 0.5 * float(np.mean(obj.y_sorted ** 2)))
-        max_loss = 1e6 * base if base > 0 else 1e6
+        max_loss = _default_max_loss(obj, theta0)
     config = {
         "lr": schedule.to_json(),
         "clip": None if clip is None else as_float(clip, "clip", positive=True),
@@ -124,7 +134,7 @@ def resume(path, *, steps, lr=None, progress=None, checkpoint=None, checkpoint_e
     saved). Checkpoints go back to ``path`` unless ``checkpoint`` names another file.
     """
     run = Run.load(path)
-    steps = as_int(steps, "steps", minimum=0)
+    steps = as_int(steps, "steps", minimum=0, maximum=INT64_MAX - run.steps)
     if lr is not None:
         schedule = StepSize(lr)
         run.config["lr"] = schedule.to_json()
@@ -140,6 +150,17 @@ def resume(path, *, steps, lr=None, progress=None, checkpoint=None, checkpoint_e
 
 # ---------------------------------------------------------------------------------------------
 
+def _default_max_loss(obj, theta0) -> float:
+    """1e6 times the larger of L(theta0) and the loss of the zero function, mean(y^2)/2, capped at
+    the largest float (so that it stays finite for any finite data)."""
+    y = obj.y_sorted
+    scale = float(np.max(np.abs(y)))
+    with np.errstate(over="ignore"):
+        zero_loss = 0.5 * scale * scale * float(np.mean((y / scale) ** 2)) if scale > 0 else 0.0
+        base = max(obj.loss(theta0), zero_loss)
+        return min(1e6 * base, float(np.finfo(np.float64).max)) if base > 0 else 1e6
+
+
 def _interval(value, name, *, default):
     if value is None:
         return default
@@ -150,7 +171,7 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
            checkpoint_seconds, callback) -> Run:
     cfg = run.config
     if checkpoint is not None:
-        checkpoint = os.fspath(checkpoint)
+        checkpoint = as_output_path(checkpoint, "checkpoint")
     if checkpoint_every is not None:
         checkpoint_every = as_int(checkpoint_every, "checkpoint_every", minimum=1)
     if checkpoint_seconds is not None:
@@ -162,6 +183,7 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
 
     trainer = _core.Trainer(run.objective._core, run.theta, run.steps, run.eigvec)
     start, end = run.steps, run.steps + steps
+    planner = ChunkPlanner(_CHUNK_SECONDS)
     bar = _progress_bar(progress, steps)
     t_begin, wall0, sharp0, core0 = time.perf_counter(), run.wall_time, run.sharpness_time, run.core_time
     core_seconds = 0.0  # time inside the compiled loop (the rest is the Python driver)
@@ -179,18 +201,23 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
     with _deferred_sigint() as interrupted:
         try:
             while trainer.step < end:
-                chunk = end - trainer.step
+                chunk = min(end - trainer.step, planner.next_steps)
                 if checkpoint_every:
                     chunk = min(chunk, checkpoint_every - (trainer.step % checkpoint_every))
                 if schedule.function is not None:
                     chunk = min(chunk, _CALLABLE_CHUNK)
-                starts, values = schedule.pieces(trainer.step, chunk)
+                try:
+                    starts, values = schedule.pieces(trainer.step, chunk)
+                except Exception:
+                    _save_before_raise(run, checkpoint)
+                    raise
                 before = trainer.step
                 t_call = time.perf_counter()
                 reason, records = trainer.run(
                     chunk, starts, values, clip, cfg["record_every"], cfg["sharpness_every"], cfg["grad_tol"],
                     cfg["loss_tol"], cfg["max_loss"], cfg["sharpness_tol"], cfg["sharpness_max_iter"],
                     _CHUNK_SECONDS, wall0 + (time.perf_counter() - t_begin))
+                planner.observe(trainer.step - before, time.perf_counter() - t_call)
                 core_seconds += time.perf_counter() - t_call
                 if before == start and run.history.rows and len(records["step"]) \
                         and records["step"][0] == run.history["step"][-1]:
@@ -211,7 +238,12 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                 if interrupted():
                     run.status = "interrupted"
                     break
-                if callback is not None and callback(run) is True:
+                try:
+                    stop = callback is not None and callback(run) is True
+                except Exception:
+                    _save_before_raise(run, checkpoint)
+                    raise
+                if stop:
                     run.status = "stopped"
                     break
                 now = time.perf_counter()
@@ -219,7 +251,7 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                 due_time = checkpoint_seconds and now - last_save_time >= checkpoint_seconds
                 if checkpoint and (due_steps or due_time) and trainer.step < end:
                     _finish(run)
-                    run.save(checkpoint)
+                    _save(run, checkpoint)
                     last_save_time, last_save_step = now, trainer.step
         except KeyboardInterrupt:  # raised outside our handler (e.g. not the main thread)
             sync()
@@ -227,10 +259,78 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
         finally:
             if bar is not None:
                 bar.close()
+    _record_final_row(run, schedule, measure=cfg["sharpness_every"] > 0 and run.status != "interrupted")
     _finish(run)
     if checkpoint:
-        run.save(checkpoint)
+        _save(run, checkpoint, final=True)
     return run
+
+
+class ChunkPlanner:
+    """Steps per call of the compiled loop, so that each call lasts about ``seconds``.
+
+    The first call runs one step; each later call runs ``seconds / (measured seconds per step)``
+    steps, at most ``_CHUNK_GROWTH`` times the previous call's. Ctrl-C, callbacks and
+    checkpoints are handled between calls, so they wait about ``seconds`` (or one step, if a
+    step takes longer) whatever a step costs.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.next_steps = 1
+
+    def observe(self, steps: int, elapsed: float) -> None:
+        """Record that the last call ran ``steps`` steps in ``elapsed`` seconds."""
+        if steps <= 0:
+            return
+        fit = self.seconds * steps / elapsed if elapsed > 0 else float("inf")
+        self.next_steps = int(max(1, min(fit, _CHUNK_GROWTH * max(steps, self.next_steps), INT64_MAX)))
+
+
+def _save(run: Run, path: str, final: bool = False) -> None:
+    """Write a checkpoint; a failure (disk full, folder removed) warns and never costs the run."""
+    try:
+        run.save(path)
+    except OSError as exc:
+        what = ("the run is returned but this file was not written" if final
+                else "the run goes on and retries at the next checkpoint")
+        warnings.warn(f"checkpoint: could not write {path} at step {run.steps:,} ({exc}); {what}",
+                      CheckpointWarning, stacklevel=3)
+
+
+def _save_before_raise(run: Run, checkpoint) -> None:
+    """User code (callback or callable lr) raised: keep what was computed, then let it propagate."""
+    if checkpoint:
+        run.status = "stopped"
+        _finish(run)
+        _save(run, checkpoint, final=True)
+
+
+def _record_final_row(run: Run, schedule: StepSize, *, measure: bool) -> None:
+    """Make the history's last row the final step's, with its sharpness when ``measure``.
+
+    The row comes from the compiled loop itself (a throw-away trainer at the final theta records
+    its first step), so it has the same bits as the row a resumed run records there; the run's
+    warm-start eigenvector is left as it is, so a resumed run measures as if never stopped.
+    """
+    h = run.history
+    have_row = h.rows > 0 and int(h.last("step")) == run.steps
+    if have_row and (not measure or np.isfinite(h["sharpness"][-1])):
+        return
+    try:
+        starts, values = schedule.pieces(run.steps, 1)
+    except Exception:  # a callable lr that fails beyond the run: no row rather than no run
+        return
+    cfg = run.config
+    probe = _core.Trainer(run.objective._core, run.theta, run.steps, run.eigvec)
+    _, records = probe.run(1, starts, values, 0.0, 1, 1 if measure else 0, 0.0, 0.0, 0.0, cfg["sharpness_tol"],
+                           cfg["sharpness_max_iter"], 0.0, run.wall_time)
+    if not len(records["step"]) or records["step"][0] != run.steps:
+        return
+    if have_row:
+        h.drop_last_row()
+    h.append(records)
+    run.sharpness_time += probe.sharpness_seconds
 
 
 def _finish(run: Run) -> None:
