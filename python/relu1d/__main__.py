@@ -1,94 +1,72 @@
-"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``."""
+"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``, ``relu1d --version``.
+
+Each subcommand is registered by a function ``add_parser(subparsers)`` listed in ``SUBCOMMANDS``:
+it adds its parser and sets ``func`` (parsed arguments -> exit status). Errors are handled here,
+the same way for every subcommand: a usage error or a bad input file is one line on stderr and
+exit status 2, never a traceback; Ctrl-C is status 130; a closed stdout (``relu1d train | head``)
+does not stop the run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
-import numpy as np
+from . import _cli
+from ._version import __version__
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser", "SUBCOMMANDS"]
+
+SUBCOMMANDS = (
+    _cli.add_train_parser,
+    _cli.add_resume_parser,
+    _cli.add_info_parser,
+)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="relu1d", description="Gradient descent on two-layer univariate ReLU "
-                                "networks, with sharpness tracking (loss L = 1/(2n) sum r^2).")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train a network (default data: noisy samples of a BV(1) target on [-1, 1])")
-    t.add_argument("--data", help="CSV (two columns x,y) or npz (arrays x, y); default: built-in data")
-    t.add_argument("--n", type=int, default=30, help="points of the built-in data (default 30)")
-    t.add_argument("--sigma", type=float, default=0.3, help="noise level of the built-in data (default 0.3)")
-    t.add_argument("--target", default="hat", help="target of the built-in data: hat, abs, sin (default hat)")
-    t.add_argument("--width", type=int, default=100, help="hidden neurons m (default 100)")
-    t.add_argument("--lr", type=float, default=0.05, help="step size (default 0.05; edge of stability 2/lr)")
-    t.add_argument("--steps", type=int, default=1_000_000, help="GD steps (default 1000000)")
-    t.add_argument("--seed", type=int, default=0, help="seed of the data and the initialisation (default 0)")
-    t.add_argument("--init", default="kaiming_uniform", help="initialisation scheme (default kaiming_uniform)")
-    t.add_argument("--record-every", type=int, help="history interval in steps (default steps/10000)")
-    t.add_argument("--sharpness-every", type=int, help="sharpness interval in steps (default: 10 x record interval; 0: off)")
-    t.add_argument("--clip", type=float, help="gradient-norm clipping threshold")
-    t.add_argument("--kernel", default="fast", choices=["fast", "dense"])
-    t.add_argument("--threads", type=int, help="threads for the dense kernel")
-    t.add_argument("--checkpoint", help="checkpoint file, written periodically and at the end")
-    t.add_argument("--checkpoint-every", type=int, help="checkpoint interval in steps (default: every 60 s)")
-    t.add_argument("--out", default="relu1d-run.npz", help="run file to write (default relu1d-run.npz)")
-    t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar (default: on a terminal)")
-
-    r = sub.add_parser("resume", help="continue a saved run or checkpoint")
-    r.add_argument("path")
-    r.add_argument("--steps", type=int, required=True, help="further GD steps")
-    r.add_argument("--out", help="run file to write (default: overwrite PATH)")
-    r.add_argument("--checkpoint-every", type=int)
-    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
-
-    i = sub.add_parser("info", help="summarise a saved run")
-    i.add_argument("path")
+                                "networks, with sharpness tracking (loss L = 1/(2n) sum r^2).",
+                                epilog=_cli.EXIT_STATUS_HELP)
+    p.add_argument("--version", action="version", version=f"relu1d {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_parser in SUBCOMMANDS:
+        add_parser(sub)
     return p
 
 
-def _print_summary(run, header: str) -> None:
-    print(header)
-    print(run.summary())
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"relu1d: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def main(argv=None) -> int:
-    import relu1d
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    from .checkpoint import CheckpointError
 
-    args = _parser().parse_args(argv)
     try:
-        if args.command == "train":
-            if args.data:
-                x, y = relu1d.load_data(args.data)
-                source = args.data
-            else:
-                x, y = relu1d.make_data(args.n, sigma=args.sigma, target=args.target, rng=args.seed)
-                source = f"built-in: n={args.n}, target={args.target}, sigma={args.sigma}, x in [-1, 1]"
-            objective = relu1d.Objective(x, y, kernel=args.kernel, threads=args.threads)
-            theta0 = relu1d.init_params(args.width, rng=np.random.default_rng([args.seed, 1]), scheme=args.init)
-            print(f"data      {source}")
-            print(f"model     width {args.width}, lr {args.lr:g} (2/lr = {2 / args.lr:g}), {args.steps:,} steps")
-            run = relu1d.train(objective, theta0, lr=args.lr, steps=args.steps, record_every=args.record_every,
-                               sharpness_every=args.sharpness_every, clip=args.clip, progress=args.progress,
-                               checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
-            path = run.save(args.out)
-            _print_summary(run, "result")
-            print(f"saved     {path}  (relu1d resume {path} --steps N to continue)")
-        elif args.command == "resume":
-            before = relu1d.Run.load(args.path)
-            out = args.out or args.path
-            run = relu1d.resume(args.path, steps=args.steps, progress=args.progress, checkpoint=out,
-                                checkpoint_every=args.checkpoint_every)
-            _print_summary(run, f"resumed at step {before.steps:,}")
-            print(f"saved     {out}")
-        elif args.command == "info":
-            run = relu1d.Run.load(args.path)
-            _print_summary(run, f"{args.path}: n={run.objective.n}, width={run.width}, relu1d {run.version}")
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error argparse has already reported
+        return exc.code if isinstance(exc.code, int) else _cli.EXIT_USAGE
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("relu1d: interrupted", file=sys.stderr)
+        return _cli.EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _cli.silence_stdout()
+        return _cli.EXIT_ERROR
+    except (_cli.UsageError, CheckpointError, ValueError, TypeError, FileNotFoundError, IsADirectoryError,
+            NotADirectoryError, PermissionError) as exc:
         print(f"relu1d: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return _cli.EXIT_USAGE
+    except OSError as exc:
+        print(f"relu1d: error: {exc}", file=sys.stderr)
+        return _cli.EXIT_ERROR
+    finally:
+        warnings.showwarning = previous
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 
 import numpy as np
 
@@ -72,28 +73,76 @@ def make_data(n: int = 30, *, sigma: float = 0.3, target: str = "hat", x_max: fl
 
 
 def load_data(path):
-    """Read (x, y) from a CSV file (two columns, optional header) or an npz file (arrays x, y)."""
+    """Read (x, y) from a CSV file or an npz file (arrays ``x`` and ``y``).
+
+    The CSV file has exactly two comma-separated numeric columns x, y; an optional header line
+    (e.g. ``x,y``), blank lines and ``#`` comments are skipped. Anything else (another separator,
+    a third column, an empty cell, a file with no data rows) is an error that names the line.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"data: expected a file path, got {type(path).__name__}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"data: no such file: {path}")
-    if path.endswith(".npz"):
+    if os.path.isdir(path):
+        raise ValueError(f"data: {path} is a directory, not a data file")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"PK\x03\x04") or path.endswith(".npz"):
+        x, y = _load_npz(path)
+    elif head.startswith(b"\x93NUMPY"):
+        raise ValueError(f"data: {path} is a single .npy array; save x and y with np.savez(path, x=x, y=y)")
+    else:
+        x, y = _load_csv(path)
+    x = as_vector(x, "x")
+    y = as_vector(y, "y", length=x.size)
+    return x, y
+
+
+def _load_npz(path):
+    try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in ("x", "y") if k not in f.files]
             if missing:
                 raise ValueError(f"data: {path} has no array(s) {missing}; expected 'x' and 'y'")
-            x, y = f["x"], f["y"]
-    else:
+            return f["x"], f["y"]
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"data: cannot read {path} as an npz archive ({exc})") from None
+    except ValueError as exc:
+        if str(exc).startswith("data:"):
+            raise
+        raise ValueError(f"data: cannot read {path} as an npz archive ({exc})") from None
+
+
+def _load_csv(path):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"data: {path} is neither a text CSV file nor an npz archive") from None
+    xs, ys = [], []
+    header_allowed = True
+    for number, raw in enumerate(lines, start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) == 1:
+            sep = next((c for c in ";\t |" if c in line.strip()), None)
+            hint = f" (separated by {sep!r}: relu1d reads comma-separated values)" if sep else ""
+            raise ValueError(f"data: {path} line {number}: expected two columns x,y, found one{hint}")
+        if len(fields) != 2:
+            raise ValueError(f"data: {path} line {number}: expected two columns x,y, found {len(fields)}")
         try:
-            table = np.genfromtxt(path, delimiter=",", comments="#", dtype=np.float64)
-        except ValueError as exc:
-            raise ValueError(f"data: cannot parse {path} as CSV ({exc})") from None
-        if table.ndim == 2 and np.isnan(table[0]).all():
-            table = table[1:]  # header row
-        if table.ndim == 1:
-            table = table.reshape(1, -1) if table.size == 2 else table
-        if table.ndim != 2 or table.shape[1] < 2:
-            raise ValueError(f"data: {path} must have two columns x, y")
-        x, y = table[:, 0], table[:, 1]
-    x = as_vector(x, "x")
-    y = as_vector(y, "y", length=x.size)
-    return x, y
+            values = [float(f) for f in fields]
+        except ValueError:
+            if header_allowed:  # a header line such as "x,y"
+                header_allowed = False
+                continue
+            raise ValueError(f"data: {path} line {number}: not two numbers: {raw.strip()!r}") from None
+        header_allowed = False
+        xs.append(values[0])
+        ys.append(values[1])
+    if not xs:
+        raise ValueError(f"data: {path} has no data rows (expected lines 'x,y' of numbers)")
+    return np.array(xs), np.array(ys)

@@ -21,7 +21,11 @@ _INT_KEYS = ("step", "knots", "sharpness_products")
 
 
 class History(Mapping):
-    """Recorded rows of a run, as a read-only mapping of column name -> numpy array.
+    """Recorded rows of a run, as a read-only mapping of column name -> numpy array; each column is
+    also an attribute (``h["loss"]`` and ``h.loss`` are the same array).
+
+    Rows are recorded every ``record_every`` steps, at every sharpness measurement, and at the final
+    step of each call of ``train`` or ``resume`` (so the last row is always the run's final step).
 
     Columns: ``step``; ``loss`` (L at that step, before the update); ``grad_norm``; ``lr``;
     ``knots`` (neurons whose knot separates the data); ``sharpness`` (top Hessian eigenvalue, NaN
@@ -49,6 +53,14 @@ class History(Mapping):
                 self._cache = {k: np.concatenate([c[k] for c in self._chunks]) for k in HISTORY_KEYS}
                 self._chunks = [self._cache]
         return self._cache
+
+    def __getattr__(self, name):
+        if name in HISTORY_KEYS:
+            return self[name]
+        raise AttributeError(f"History has no attribute {name!r} (columns: {', '.join(HISTORY_KEYS)})")
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(HISTORY_KEYS))
 
     def __getitem__(self, key):
         if key not in HISTORY_KEYS:
@@ -157,7 +169,8 @@ class Run:
 
     @property
     def sharpness(self) -> float:
-        """Last measured sharpness (NaN if never measured)."""
+        """Sharpness at the final theta when the run tracked it (``train`` measures it at the final
+        step, except after Ctrl-C: then the last measurement); NaN if never measured."""
         return float(self.history.last("sharpness"))
 
     @property
@@ -198,8 +211,16 @@ class Run:
             raise ImportError("Run.to_dataframe needs pandas: pip install pandas") from None
         return pd.DataFrame({k: self.history[k] for k in HISTORY_KEYS}).set_index("step")
 
-    def plot(self, axes=None):
+    def plot(self, axes=None, *, log_steps: bool = False):
         """Loss and sharpness against steps, with the 2/lr line (needs matplotlib).
+
+        Parameters
+        ----------
+        axes : pair of matplotlib axes, optional
+            Where to draw; default: a new figure (constrained layout, so saved files keep their
+            labels) titled with n, the width and the step size.
+        log_steps : bool
+            Step axis on a logarithmic scale (symmetric-log: step 0 stays visible).
 
         Returns the two matplotlib axes.
         """
@@ -208,19 +229,32 @@ class Run:
         except ImportError:
             raise ImportError("Run.plot needs matplotlib: pip install matplotlib") from None
         if axes is None:
-            _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+            fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+            fig.suptitle(self._plot_title())
         ax_loss, ax_sharp = axes
         h = self.history
         ax_loss.semilogy(h["step"], h["loss"], lw=1)
-        ax_loss.set_xlabel("step")
-        ax_loss.set_ylabel("training loss")
+        ax_loss.set_ylabel("training loss  L = 1/(2n) sum r^2")
         measured = np.isfinite(h["sharpness"])
         ax_sharp.plot(h["step"][measured], h["sharpness"][measured], lw=1, label="sharpness")
         ax_sharp.plot(h["step"], 2.0 / h["lr"], "k--", lw=1, label="2 / lr")
-        ax_sharp.set_xlabel("step")
         ax_sharp.set_ylabel("top Hessian eigenvalue")
-        ax_sharp.legend(loc="lower right")
+        ax_sharp.legend(loc="best")
+        for ax in (ax_loss, ax_sharp):
+            ax.set_xlabel("step")
+            if log_steps:
+                ax.set_xscale("symlog", linthresh=1)
         return axes
+
+    def _plot_title(self) -> str:
+        sched = self.config.get("lr")
+        if sched is None:
+            lr = "lr from a callable"
+        elif len(sched) == 1:
+            lr = f"lr {sched[0][1]:g} (2/lr = {2 / sched[0][1]:g})"
+        else:
+            lr = "lr " + ", ".join(f"{v:g} from step {s:,}" for s, v in sched)
+        return f"n = {self.objective.n}, width {self.width}, {lr}: {self.steps:,} steps, {self.status}"
 
     # -- files -----------------------------------------------------------------------------------
     def _arrays_and_meta(self):

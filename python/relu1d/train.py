@@ -70,8 +70,9 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
         seconds (default 60 s), and always when the run ends, is interrupted or diverges. The path
         is checked before the first step (an existing folder where files can be created, not a
         directory); a save that fails later (disk full) warns with :class:`CheckpointWarning` and
-        the run goes on. If ``callback`` or a callable ``lr`` raises, the checkpoint is written
-        (status "stopped") before the exception propagates.
+        the run goes on. If ``callback`` or a callable ``lr`` raises, or the compiled loop fails
+        (e.g. the system refuses a thread), the run as of the last chunk is written (status
+        "stopped") before the exception propagates.
     callback : callable, optional
         ``callback(run)`` after every chunk (at most about 20 per second) with the partial :class:`Run`;
         returning True stops the run with status "stopped".
@@ -213,10 +214,14 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                     raise
                 before = trainer.step
                 t_call = time.perf_counter()
-                reason, records = trainer.run(
-                    chunk, starts, values, clip, cfg["record_every"], cfg["sharpness_every"], cfg["grad_tol"],
-                    cfg["loss_tol"], cfg["max_loss"], cfg["sharpness_tol"], cfg["sharpness_max_iter"],
-                    _CHUNK_SECONDS, wall0 + (time.perf_counter() - t_begin))
+                try:
+                    reason, records = trainer.run(
+                        chunk, starts, values, clip, cfg["record_every"], cfg["sharpness_every"], cfg["grad_tol"],
+                        cfg["loss_tol"], cfg["max_loss"], cfg["sharpness_tol"], cfg["sharpness_max_iter"],
+                        _CHUNK_SECONDS, wall0 + (time.perf_counter() - t_begin))
+                except Exception:  # e.g. the system refused a thread: keep the run as of the last chunk
+                    _save_before_raise(run, checkpoint)
+                    raise
                 planner.observe(trainer.step - before, time.perf_counter() - t_call)
                 core_seconds += time.perf_counter() - t_call
                 if before == start and run.history.rows and len(records["step"]) \
@@ -299,7 +304,8 @@ def _save(run: Run, path: str, final: bool = False) -> None:
 
 
 def _save_before_raise(run: Run, checkpoint) -> None:
-    """User code (callback or callable lr) raised: keep what was computed, then let it propagate."""
+    """User code (callback or callable lr) or the compiled loop raised: keep the run as of the last
+    completed chunk, then let the exception propagate."""
     if checkpoint:
         run.status = "stopped"
         _finish(run)

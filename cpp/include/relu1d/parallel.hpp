@@ -7,6 +7,9 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -20,6 +23,9 @@ inline unsigned resolve_threads(int requested) {
 }
 
 // Call body(block) for block in [0, nblocks), spread over up to `threads` threads.
+// If the system refuses a thread (no memory for its stack, a process limit), the threads already
+// started stop after their current block and are joined, then std::runtime_error says so
+// (Python: RuntimeError) instead of std::terminate.
 template <class Body>
 void parallel_for(std::size_t nblocks, unsigned threads, Body&& body) {
     const std::size_t nthreads = std::min<std::size_t>(threads, nblocks);
@@ -39,9 +45,21 @@ void parallel_for(std::size_t nblocks, unsigned threads, Body&& body) {
     };
     std::vector<std::thread> pool;
     pool.reserve(nthreads - 1);
-    for (std::size_t t = 1; t < nthreads; ++t) pool.emplace_back(worker);
-    worker();
+    std::string refused;
+    for (std::size_t t = 1; t < nthreads; ++t) {
+        try {
+            pool.emplace_back(worker);
+        } catch (const std::system_error& e) {
+            refused = "threads: the system refused to start thread " + std::to_string(t + 1) + " of " +
+                      std::to_string(nthreads) + " (" + e.what() + "); ask for fewer threads";
+            break;
+        }
+    }
+    if (refused.empty()) worker();
+    // a refused thread: stop handing out blocks (a partial result is never returned)
+    else next.store(nblocks);
     for (auto& th : pool) th.join();
+    if (!refused.empty()) throw std::runtime_error(refused);
     if (error) std::rethrow_exception(error);
 }
 
