@@ -247,3 +247,218 @@ def test_exports_without_optional_packages(short_run, monkeypatch):
         short_run.to_dataframe()
     with pytest.raises(ImportError, match="matplotlib"):
         short_run.plot()
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage errors: one line on stderr, nothing on stdout, no traceback, exit status 2
+
+@pytest.mark.parametrize("argv, needle", [
+    (["train", "--lr", "0"], "--lr: must be > 0"),
+    (["train", "--lr", "-1"], "--lr: must be > 0"),
+    (["train", "--clip", "-1"], "--clip: must be > 0"),
+    (["train", "--record-every", "0"], "--record-every: must be >= 1"),
+    (["train", "--steps", "2.5"], "--steps: expected a whole number"),
+    (["train", "--steps", "1e30"], "--steps: must be <="),
+    (["train", "--lr", "0:0.1,2.5:0.01"], "--lr: expected a whole number"),
+    (["train", "--lr", "10:0.1"], "--lr: the first piece must start at step 0"),
+    (["train", "--max-loss", "nan"], "--max-loss: must be finite"),
+    (["train", "--data", "{tmp}"], "is a directory"),
+    (["train", "--checkpoint", "{tmp}"], "--checkpoint: {tmp} is a directory"),
+    (["train", "--out", "{tmp}"], "--out: {tmp} is a directory"),
+    (["train", "--out", "{tmp}/no/such/r.npz"], "--out: folder"),
+    (["resume", "{tmp}/run.npz", "--steps", "10", "--out", "{tmp}"], "--out: {tmp} is a directory"),
+    (["info", "{tmp}/data.csv"], "text file (CSV?)"),
+    (["train", "--threads", "100000"], "far above"),
+])
+def test_usage_errors_print_nothing_before_the_message(tmp_path, capsys, argv, needle):
+    relu1d.train(relu1d.Objective([0.0, 1.0], [1.0, 0.0]), relu1d.init_params(2, rng=0), lr=0.1,
+                 steps=5).save(tmp_path / "run.npz")
+    (tmp_path / "data.csv").write_text("x,y\n0,1\n1,0\n")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if argv[0] == "train":
+        argv += ["--steps", "3000000"] if "--steps" not in argv else []
+        argv += ["--out", str(tmp_path / "o.npz")] if "--out" not in argv else []
+    before = set(os.listdir(tmp_path))
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert rc == 2, captured.err
+    assert captured.out == ""
+    assert needle.replace("{tmp}", str(tmp_path)) in captured.err
+    assert "Traceback" not in captured.err
+    assert set(os.listdir(tmp_path)) == before
+
+
+def test_no_traceback_in_a_subprocess(tmp_path):
+    for argv in (["train", "--lr", "0"], ["train", "--data", str(tmp_path)], ["train", "--checkpoint", str(tmp_path)]):
+        p = run_cli(*argv, cwd=tmp_path)
+        assert p.returncode == 2, p.stderr
+        assert "Traceback" not in p.stderr and "error" in p.stderr
+        assert p.stdout == ""
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"relu1d {relu1d.__version__}"
+
+
+def test_keyboard_interrupt_before_training_is_status_130(tmp_path, capsys, monkeypatch):
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(relu1d, "load_data", interrupted)
+    (tmp_path / "d.csv").write_text("0,1\n1,2\n")
+    assert main(["train", "--data", str(tmp_path / "d.csv"), "--out", str(tmp_path / "o.npz")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# Exit status and what the summary suggests
+
+def test_diverged_run_exit_status_and_no_resume_hint(tmp_path, capsys):
+    out = tmp_path / "d.npz"
+    rc = main(["train", "--lr", "50", "--steps", "1e4", "--n", "10", "--width", "5", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 3
+    assert "diverged" in text
+    assert f"relu1d resume {out} --steps N  to continue" not in text
+    # resuming it with the same step size would do nothing: refused, with the way out
+    assert main(["resume", str(out), "--steps", "100"]) == 2
+    assert "--lr" in capsys.readouterr().err
+    assert main(["resume", str(out), "--steps", "100", "--lr", "0.01"]) == 0
+    assert relu1d.Run.load(out).status == "max_steps"
+
+
+def test_finished_run_suggests_resume(tmp_path, capsys):
+    out = tmp_path / "r.npz"
+    assert main(["train", "--steps", "1e3", "--n", "10", "--width", "5", "--out", str(out)]) == 0
+    assert f"relu1d resume {out} --steps N" in capsys.readouterr().out
+
+
+def test_interrupted_cli_run_exits_130_and_saves(tmp_path):
+    if sys.platform == "win32":
+        pytest.skip("POSIX signals needed")
+    import select
+    import signal
+
+    out = tmp_path / "i.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "relu1d", "train", "--steps", "1e12", "--n", "20",
+                             "--width", "10", "--out", str(out)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready
+        assert proc.stdout.readline().startswith("data")  # the header: training starts next
+        proc.stdout.readline()
+        import time
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted" in stdout and f"relu1d resume {out}" in stdout
+    assert relu1d.Run.load(out).status == "interrupted"
+
+
+def test_closed_stdout_does_not_stop_the_run(tmp_path):
+    out = tmp_path / "p.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "relu1d", "train", "--steps", "2e5", "--n", "20", "--width",
+                             "10", "--out", str(out)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # like `relu1d train | head -1`
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    proc.stderr.close()
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+    assert proc.returncode == 0
+    assert relu1d.Run.load(out).steps == 200_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Output files
+
+def test_checkpoint_option_writes_one_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--steps", "500", "--n", "10", "--width", "4", "--checkpoint", "ck.npz"]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["ck.npz"]
+    assert "saved     ck.npz" in capsys.readouterr().out
+    assert relu1d.Run.load(tmp_path / "ck.npz").steps == 500
+
+
+def test_default_output_is_named_and_never_overwritten(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["train", "--steps", "200", "--n", "10", "--width", "4"]) == 0
+    text = capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path)) == ["relu1d-run-2.npz", "relu1d-run.npz"]
+    assert f"saved     {tmp_path / 'relu1d-run.npz'}" in text
+    assert f"saved     {tmp_path / 'relu1d-run-2.npz'}" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# The Python API's options on the command line
+
+def test_steps_in_float_notation_schedules_and_tolerances(tmp_path, capsys):
+    out = tmp_path / "s.npz"
+    rc = main(["train", "--steps", "1e3", "--n", "10", "--width", "4", "--lr", "0:0.1,500:0.05",
+               "--grad-tol", "1e-12", "--loss-tol", "1e-14", "--max-loss", "1e3", "--sharpness-tol", "1e-8",
+               "--sharpness-max-iter", "50", "--sharpness-every", "100", "--checkpoint-seconds", "30",
+               "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    assert "lr 0.1 from step 0, 0.05 from step 500" in capsys.readouterr().out
+    run = relu1d.Run.load(out)
+    assert run.steps == 1000
+    assert run.config["lr"] == [[0, 0.1], [500, 0.05]]
+    assert (run.config["grad_tol"], run.config["loss_tol"], run.config["max_loss"]) == (1e-12, 1e-14, 1e3)
+    assert (run.config["sharpness_tol"], run.config["sharpness_max_iter"]) == (1e-8, 50)
+    x, y = relu1d.make_data(10, sigma=0.3, target="hat", rng=0)
+    api = relu1d.train(relu1d.Objective(x, y), relu1d.init_params(4, rng=np.random.default_rng([0, 1])),
+                       lr=[(0, 0.1), (500, 0.05)], steps=1000, grad_tol=1e-12, loss_tol=1e-14, max_loss=1e3,
+                       sharpness_tol=1e-8, sharpness_max_iter=50, sharpness_every=100)
+    np.testing.assert_array_equal(run.theta, api.theta)
+
+
+def test_subcommands_register_through_add_parser():
+    import argparse
+
+    from relu1d.__main__ import SUBCOMMANDS, build_parser
+
+    assert all(callable(f) for f in SUBCOMMANDS)
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"train", "resume", "info"} <= set(sub.choices)
+    for name, p in sub.choices.items():
+        assert callable(p.get_default("func")), name
+
+
+# ---------------------------------------------------------------------------------------------
+# Run.plot: nothing clipped, a title, a log-scale step axis
+
+def test_plot_layout_title_and_log_steps(short_run, tmp_path):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        ax_loss, ax_sharp = short_run.plot(log_steps=True)
+        fig = ax_loss.figure
+        assert type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
+        title = fig.get_suptitle()
+        assert "n = 20" in title and "width 5" in title and "lr 0.05" in title
+        assert ax_loss.get_xscale() == ax_sharp.get_xscale() == "symlog"
+        fig.savefig(tmp_path / "p.png")
+        renderer = fig.canvas.get_renderer()
+        box = fig.bbox
+        for ax in (ax_loss, ax_sharp):
+            for label in (ax.xaxis.label, ax.yaxis.label):
+                ext = label.get_window_extent(renderer)
+                assert box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1, \
+                    label.get_text()
+        assert short_run.plot()[0].get_xscale() == "linear"
+    finally:
+        plt.close("all")

@@ -197,3 +197,127 @@ def test_overflow_is_an_error_not_a_silent_nan(kernel):
                  lambda t: obj.hvp(t, np.ones(t.size))):
         with pytest.raises(ValueError, match=r"^theta: the .* overflows float64"):
             call(theta)
+
+
+# ------------------------------------------------------------------------------------------------
+# Booleans and masked arrays, integer and real arguments, the int64 range
+
+
+@pytest.mark.parametrize("arg", ["x", "y", "theta"])
+def test_boolean_arrays_are_rejected(arg):
+    x, y, theta = X, Y, THETA
+    bools = {"x": np.array([True, False, True, False, True]), "y": np.array([True, False, True, False, True]),
+             "theta": np.ones(7, dtype=bool)}[arg]
+    with pytest.raises(TypeError, match=f"^{arg}: expected numbers, got booleans"):
+        if arg == "theta":
+            relu1d.Objective(x, y).loss(bools)
+        else:
+            relu1d.Objective(bools if arg == "x" else x, bools if arg == "y" else y)
+
+
+def test_masked_arrays_with_masked_entries_are_rejected():
+    xm = np.ma.masked_array(X, mask=[0, 1, 0, 0, 0])
+    with pytest.raises(ValueError, match="^x: has masked entries"):
+        relu1d.Objective(xm, Y)
+    # nothing masked: the data are used as they are
+    obj = relu1d.Objective(np.ma.masked_array(X), Y)
+    assert obj.loss(THETA) == relu1d.Objective(X, Y).loss(THETA)
+
+
+@pytest.mark.parametrize(("lr", "error", "match"), [
+    ([(0, 0.1), (2.7, 0.05)], TypeError, "piece starts must be integer steps, got 2.7"),
+    ({0: 0.1, 0.5: 0.05}, TypeError, "piece starts must be integer steps, got 0.5"),
+    ({0: 0.1, "10": 0.05}, TypeError, "piece starts must be integer steps"),
+    ([(0, "0.1")], TypeError, "step sizes must be real numbers"),
+    ("0.1", TypeError, "lr: expected"),
+    ([(0, True)], TypeError, "step sizes must be real numbers"),
+    ([(0, 0.1), (2**64, 0.05)], ValueError, "piece starts must be steps in"),
+    (lambda s: "0.1", TypeError, "the callable returned '0.1' at step 0"),
+    (lambda s: None, TypeError, "the callable returned None at step 0"),
+    (lambda s: 0.1 if s < 3 else -1.0, ValueError, "the callable returned -1.0 at step 3"),
+])
+def test_step_size_schedules(lr, error, match):
+    obj = relu1d.Objective(X, Y)
+    with pytest.raises(error, match="^lr: .*" + match.replace("(", r"\(").replace(".", r"\.")
+                       if not match.startswith("lr") else "^" + match):
+        relu1d.train(obj, THETA, lr=lr, steps=10, sharpness_every=0)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    (dict(steps=10**30), "steps"),
+    (dict(steps=10, record_every=2**63), "record_every"),
+    (dict(steps=10, sharpness_every=2**64), "sharpness_every"),
+    (dict(steps=10, sharpness_max_iter=2**64), "sharpness_max_iter"),
+    (dict(steps=10, checkpoint_every=2**64), "checkpoint_every"),
+    (dict(steps=10, threads=2**40), "threads"),
+])
+def test_integers_beyond_int64_name_the_argument(kwargs, name):
+    obj = relu1d.Objective(X, Y)
+    with pytest.raises(ValueError, match=f"^{name}: must be <="
+                       if name != "threads" else "^threads: .* far above"):
+        relu1d.train(obj, THETA, lr=0.1, **kwargs)
+
+
+def test_huge_record_interval_keeps_the_default_sharpness_interval_in_range():
+    run = relu1d.train(relu1d.Objective(X, Y), THETA, lr=0.1, steps=10, record_every=2**62)
+    assert run.config["sharpness_every"] == 2**63 - 1
+    assert list(run.history["step"]) == [0, 10]
+
+
+def test_sharpness_max_iter_beyond_int64():
+    with pytest.raises(ValueError, match="^max_iter: must be <="):
+        relu1d.sharpness(relu1d.Objective(X, Y), THETA, max_iter=2**64)
+
+
+def test_resume_steps_beyond_int64(tmp_path):
+    path = tmp_path / "r.npz"
+    relu1d.train(relu1d.Objective(X, Y), THETA, lr=0.1, steps=10, checkpoint=path)
+    with pytest.raises(ValueError, match="^steps: must be <="):
+        relu1d.resume(path, steps=2**63 - 5)
+
+
+# ------------------------------------------------------------------------------------------------
+# load_data
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    ("x,y\n", "has no data rows"),
+    ("", "has no data rows"),
+    ("# only a comment\n\n", "has no data rows"),
+    ("1;2\n3;4\n", r"line 1: expected two columns x,y, found one \(separated by ';'"),
+    ("1\t2\n3\t4\n", r"line 1: expected two columns x,y, found one \(separated by '\\t'"),
+    ("1,2,3\n4,5,6\n", "line 1: expected two columns x,y, found 3"),
+    ("x,y\n1,2\n3,4,5\n", "line 3: expected two columns x,y, found 3"),
+    ("x,y\n1,2\n3,\n", "line 3: not two numbers"),
+    ("x,y\n1,2\nthree,4\n", "line 3: not two numbers"),
+])
+def test_load_data_bad_csv(tmp_path, content, match):
+    path = tmp_path / "d.csv"
+    path.write_text(content)
+    with pytest.raises(ValueError, match="^data: .*" + match):
+        relu1d.load_data(path)
+
+
+def test_load_data_csv_with_header_comments_and_blank_lines(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("# measured\nx, y\n1.5,2\n\n-3, 4e-1  # last\n")
+    x, y = relu1d.load_data(path)
+    np.testing.assert_array_equal(x, [1.5, -3.0])
+    np.testing.assert_array_equal(y, [2.0, 0.4])
+
+
+@pytest.mark.parametrize("kind", ["directory", "npy", "binary"])
+def test_load_data_not_a_data_file(tmp_path, kind):
+    if kind == "directory":
+        path = tmp_path
+        match = "is a directory"
+    elif kind == "npy":
+        path = tmp_path / "a.npy"
+        np.save(path, np.zeros(3))
+        match = "single .npy array"
+    else:
+        path = tmp_path / "a.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+        match = "neither a text CSV file nor an npz archive"
+    with pytest.raises(ValueError, match="^data: .*" + match):
+        relu1d.load_data(path)

@@ -25,8 +25,9 @@ class StepSize:
             self.function = lr
             self.starts = self.values = None
             return
-        if isinstance(lr, bool):
-            raise TypeError("lr: expected a number, pairs (start, lr), a dict or a callable")
+        if isinstance(lr, (bool, str, bytes)):
+            raise TypeError(f"lr: expected a number, pairs (start, lr), a dict or a callable, got "
+                            f"{type(lr).__name__}")
         if isinstance(lr, numbers.Real):
             pieces = [(0, lr)]
         elif isinstance(lr, dict):
