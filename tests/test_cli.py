@@ -276,7 +276,7 @@ def test_usage_errors_print_nothing_before_the_message(tmp_path, capsys, argv, n
     (tmp_path / "data.csv").write_text("x,y\n0,1\n1,0\n")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     if argv[0] == "train":
-        argv += ["--steps", "3000000"] if "--steps" not in argv else []
+        argv += ["--steps", "100000"] if "--steps" not in argv else []
         argv += ["--out", str(tmp_path / "o.npz")] if "--out" not in argv else []
     before = set(os.listdir(tmp_path))
     rc = main(argv)
