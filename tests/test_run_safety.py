@@ -351,10 +351,3 @@ def test_history_attribute_access():
     with pytest.raises(AttributeError, match="columns"):
         h.nope
 
-
-def test_run_json_meta_is_plain(tmp_path):
-    obj, th0 = small()
-    path = tmp_path / "r.npz"
-    relu1d.train(obj, th0, lr=0.05, steps=5, checkpoint=path)
-    _, meta = read_checkpoint(path)
-    json.dumps(meta)

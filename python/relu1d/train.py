@@ -341,7 +341,14 @@ def _record_final_row(run: Run, schedule: StepSize, *, measure: bool) -> None:
 
 def _finish(run: Run) -> None:
     """Loss and gradient norm at the final theta; inf where they overflow (a diverged run keeps the
-    last theta with an acceptable loss, whose gradient may still overflow)."""
+    last theta with an acceptable loss, whose gradient may still overflow). Taken from the history's
+    row of the final step when there is one (no further pass over the data: Ctrl-C stays quick)."""
+    h = run.history
+    if h.rows and int(h.last("step")) == run.steps and np.isfinite(h["loss"][-1]) \
+            and np.isfinite(h["grad_norm"][-1]):  # (the row's ||g|| is sqrt(sum g^2): may overflow)
+        run.final_loss = float(h["loss"][-1])
+        run.final_grad_norm = float(h["grad_norm"][-1])
+        return
     try:
         run.final_loss = float(run.objective.loss(run.theta))
     except ValueError:
