@@ -421,7 +421,7 @@ def test_sigint_interrupts_and_checkpoint_resumes(tmp_path):
     assert saved.status == "interrupted"
     assert saved.steps == result["steps"]
     assert saved.history.rows == result["rows"]
-    assert saved.history["step"][-1] == saved.steps  # the final step is recorded
+    assert saved.history["step"][-1] < saved.steps  # no final row after Ctrl-C: it returns at once
     np.testing.assert_array_equal(saved.theta, np.array(result["theta"]))
     more = relu1d.resume(ckpt, steps=2500)
     assert more.status == "max_steps"

@@ -25,7 +25,8 @@ class History(Mapping):
     also an attribute (``h["loss"]`` and ``h.loss`` are the same array).
 
     Rows are recorded every ``record_every`` steps, at every sharpness measurement, and at the final
-    step of each call of ``train`` or ``resume`` (so the last row is always the run's final step).
+    step of each call of ``train`` or ``resume`` (so the last row is the run's final step, unless
+    the run was interrupted by Ctrl-C, which returns at once).
 
     Columns: ``step``; ``loss`` (L at that step, before the update); ``grad_norm``; ``lr``;
     ``knots`` (neurons whose knot separates the data); ``sharpness`` (top Hessian eigenvalue, NaN

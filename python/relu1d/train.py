@@ -62,7 +62,7 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
     sharpness_tol, sharpness_max_iter : float, int
         Lanczos tolerance (relative residual) and step limit for each sharpness measurement.
         With sharpness tracking on, the sharpness at the final theta is measured too and
-        recorded in the history's last row (the row of the final step; not after Ctrl-C).
+        recorded in the history's last row, the row of the final step (not after Ctrl-C).
     progress : bool, optional
         Show a progress bar (tqdm if installed); default: when stderr is a terminal.
     checkpoint : str or path, optional
@@ -84,7 +84,8 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
     -------
     Run
         Also on Ctrl-C (status "interrupted", within about 50 ms or one step, whichever is
-        longer), with everything computed so far. The history's last row is the final step.
+        longer), with everything computed so far. The history's last row is the final step
+        (after Ctrl-C: the last recorded one).
 
     Notes
     -----
@@ -264,7 +265,8 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
         finally:
             if bar is not None:
                 bar.close()
-    _record_final_row(run, schedule, measure=cfg["sharpness_every"] > 0 and run.status != "interrupted")
+    if run.status != "interrupted":  # after Ctrl-C: return at once
+        _record_final_row(run, schedule, measure=cfg["sharpness_every"] > 0)
     _finish(run)
     if checkpoint:
         _save(run, checkpoint, final=True)
@@ -329,8 +331,9 @@ def _record_final_row(run: Run, schedule: StepSize, *, measure: bool) -> None:
         return
     cfg = run.config
     probe = _core.Trainer(run.objective._core, run.theta, run.steps, run.eigvec)
-    _, records = probe.run(1, starts, values, 0.0, 1, 1 if measure else 0, 0.0, 0.0, 0.0, cfg["sharpness_tol"],
-                           cfg["sharpness_max_iter"], 0.0, run.wall_time)
+    # grad_tol = the largest float: the probe stops ("converged") right after recording, before a step
+    _, records = probe.run(1, starts, values, 0.0, 1, 1 if measure else 0, float(np.finfo(np.float64).max), 0.0,
+                           0.0, cfg["sharpness_tol"], cfg["sharpness_max_iter"], 0.0, run.wall_time)
     if not len(records["step"]) or records["step"][0] != run.steps:
         return
     if have_row:
@@ -350,14 +353,15 @@ def _finish(run: Run) -> None:
         run.final_grad_norm = float(h["grad_norm"][-1])
         return
     try:
-        run.final_loss = float(run.objective.loss(run.theta))
-    except ValueError:
-        run.final_loss = np.inf
-    try:
-        grad = run.objective.grad(run.theta)
-    except ValueError:
+        loss, grad = run.objective.loss_and_grad(run.theta)  # one pass over the data
+    except ValueError:  # the loss or the gradient overflowed: tell which
+        try:
+            run.final_loss = float(run.objective.loss(run.theta))
+        except ValueError:
+            run.final_loss = np.inf
         run.final_grad_norm = np.inf
         return
+    run.final_loss = float(loss)
     scale = float(np.max(np.abs(grad)))  # ||g|| without overflow in ||g||^2
     run.final_grad_norm = scale * float(np.linalg.norm(grad / scale)) if scale > 0 else 0.0
 
