@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "relu1d/kernel.hpp"
+#include "relu1d/fast_kernel.hpp"
 #include "relu1d/lanczos.hpp"
 
 using namespace relu1d;
@@ -104,7 +104,7 @@ int main() {
     }
     fast->sync();
     for (std::size_t q = 0; q < d; ++q) steps_ok &= ta[q] == tb[q];
-    check(steps_ok, "descend: fast == dense reference step");
+    check(steps_ok, "descend: fused fast step == reference step Kernel::descend");
     const double stepped = fast->loss();
     check(stepped == fast->prepare(ta.data(), d), "descend: prepared state == fresh prepare");
     // The segment sweep (few neurons, many points: used here, 4 m < n) against the sweep over every
