@@ -133,6 +133,8 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::mov
     suffix_.assign(4 * (n + 1), 0.0);
     Ur_.assign(2 * (2 * n + 2), 0.0);
     Ut_.assign(2 * (2 * n + 2), 0.0);
+    seg_.assign(4 * (n + 1), 0.0);
+    edge_.assign(n + 1, 0);
     xpad_.assign(n + 4, 0.0);
     const double inf = std::numeric_limits<double>::infinity();
     xpad_[0] = xpad_[1] = -inf;
@@ -229,16 +231,33 @@ void FastKernel::forward(const Params& p, double* r) {
 template <bool kResidual>
 double FastKernel::evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
                             const std::size_t* slot, std::size_t count, double* s, double* U) {
-    // Every running sum below covers only points or neurons that are active where it is used:
-    // the coefficient sums add a neuron where its active set starts (forwards for suffixes,
-    // backwards for prefixes), and U's sums of (s, s x) run forwards for prefix slots, backwards
-    // for suffix slots. So no sum passes through points outside a neuron's active set, and the
-    // error stays within a few eps times the neuron's own terms, whatever lies outside (a
-    // difference of two running totals over all the data would lose everything there).
+    // Every running sum below covers only points or neurons that are active where it is used.
+    // The coefficient sums add a neuron where its active set starts (forwards for suffixes,
+    // backwards for prefixes). The data between two consecutive boundaries in use (a segment)
+    // are all active for the same neurons; the sweep sums (s, s x) over each segment separately,
+    // and slot_sums adds the segments' totals forwards for the prefix slots and backwards for the
+    // suffix slots. So no sum passes through points outside a neuron's active set, and the error
+    // stays within a few eps times the neuron's own terms, whatever lies outside (a difference of
+    // two running totals over all the data loses everything there).
     const std::size_t n = data_->n();
+    const bool segments = segment_ratio_ > 0 && segment_ratio_ * count < n;
+    auto edge_of = [n](std::size_t sl) { return sl > n ? sl - (n + 1) : sl; };
+    edge_[0] = edge_[n] = 1;
+    for (std::size_t k = 0; k < count; ++k) edge_[edge_of(slot[k])] = 1;
     const double limit = 0x1p1020 / static_cast<double>(m_ + 1);
     const std::size_t wild = scatter_pairs(count, slot, ab, dAB_.data(), coef_scale_, limit);
-    double total = sweep<kResidual>(c0, s, slot, count, U);
+    if (segments) {
+        sweep_segments<kResidual>(c0, s, slot, count);
+    } else {
+        sweep<kResidual>(c0, s);
+        edges_.resize(n + 1);  // the boundaries in use, ascending (branch-free compaction)
+        std::size_t e = 0;
+        for (std::size_t i = 0; i <= n; ++i) {
+            edges_[e] = i;
+            e += edge_[i];
+        }
+        edges_.resize(e);
+    }
     clear_slots(slot, count);
     if (wild > 0) {
         // Neurons with coefficients too large for the running sums: their terms point by point, in
@@ -254,20 +273,19 @@ double FastKernel::evaluate(double c0, const double* ab, const double* w, const 
                 for (std::size_t i = lo; i < hi; ++i) s[i] += ab[2 * k] * x[i] + ab[2 * k + 1];
             }
         }
-        total = prefix_table(s, U);
+        segment_totals(s);
     }
-    suffix_table(s, U);
-    return total;
+    for (std::size_t k = 0; k < count; ++k) edge_[edge_of(slot[k])] = 0;
+    edge_[0] = edge_[n] = 0;
+    return slot_sums(U);
 }
 
 template <bool kResidual>
-double FastKernel::sweep(double c0, double* s, const std::size_t* slot, std::size_t count, double* U) {
-    if (segment_ratio_ > 0 && segment_ratio_ * count < data_->n())
-        return sweep_segments<kResidual>(c0, s, slot, count, U);
+void FastKernel::sweep(double c0, double* s) {
     // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise). Each neuron
     // has added its coefficients to one slot; a backward sweep sums the prefix-active neurons, a
     // forward sweep the suffix-active ones, both double-double. The forward sweep also forms the
-    // prefix part of U (prefix_table's sums, the same bits).
+    // segments' sums of (s, s x) (segment_totals, the same bits).
     const std::size_t n = data_->n();
     const double* x = data_->x();
     const double* y = data_->y();
@@ -282,10 +300,11 @@ double FastKernel::sweep(double c0, double* s, const std::size_t* slot, std::siz
             store_pair(suf + 4 * i + 2, AB.lo);
         }
     }
-    double* P = U + 2 * (n + 1);  // P[2 q], P[2 q + 1]: sums of (s, s x) over [0, q)
+    double* R = seg_.data();
+    const char* edge = edge_.data();
+    const Pair zero = make_pair(0.0, 0.0);
     CompensatedPair AB, acc;
-    store_pair(P, acc.hi + acc.lo);
-    auto point = [&](std::size_t i) {
+    for (std::size_t i = 0; i < n; ++i) {
         AB.add(load_pair(d + 2 * i));
         Pair hi, e;
         two_sum(AB.hi, load_pair(suf + 4 * i), hi, e);
@@ -294,20 +313,20 @@ double FastKernel::sweep(double c0, double* s, const std::size_t* slot, std::siz
         double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
         if (kResidual) t = t - y[i];
         s[i] = t;
+        if (edge[i]) acc.hi = acc.lo = zero;  // a new segment
         acc.add(make_pair(t, t * x[i]));
-        store_pair(P + 2 * (i + 1), acc.hi + acc.lo);
-    };
-    for (std::size_t i = 0; i < n; ++i) point(i);
-    return acc.hi[0] + acc.lo[0];
+        store_pair(R + 4 * (i + 1), acc.hi);
+        store_pair(R + 4 * (i + 1) + 2, acc.lo);
+    }
 }
 
 template <bool kResidual>
-double FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count, double* U) {
+void FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count) {
     // sweep() for few neurons and many data points: the same bits, with the compensated sums
     // taken only where a slot is in use. A slot that no neuron uses holds zero, and adding zero
     // leaves a compensated sum as it was, so the forward and backward sums are constant between
     // the boundaries in use and the merged coefficients (hence s_i) are those of sweep(). The
-    // prefix part of U is stored at the segments' starts only: the slots in use.
+    // segments' sums are stored at their ends only, and their starts listed in edges_.
     const std::size_t n = data_->n();
     const double* x = data_->x();
     const double* y = data_->y();
@@ -339,8 +358,9 @@ double FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot,
             store_pair(bstate_.data() + 4 * j + 2, AB.lo);
         }
     }
-    double* P = U + 2 * (n + 1);
-    CompensatedPair AB, acc;
+    double* R = seg_.data();
+    edges_.clear();
+    CompensatedPair AB;
     std::size_t jf = 0, jb = 0;  // next forward slot to add; first end > i
     std::size_t i = 0;
     while (i < n) {
@@ -350,40 +370,57 @@ double FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot,
         Pair hi, e;
         two_sum(AB.hi, load_pair(bstate_.data() + 4 * jb), hi, e);
         const Pair lo = e + (AB.lo + load_pair(bstate_.data() + 4 * jb + 2));
-        store_pair(P + 2 * i, acc.hi + acc.lo);  // at the segment's start (the prefix slots in use)
+        edges_.push_back(i);
+        CompensatedPair acc;  // the segment [i, next)
         for (; i < next; ++i) {
             double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
             if (kResidual) t = t - y[i];
             s[i] = t;
             acc.add(make_pair(t, t * x[i]));
         }
+        store_pair(R + 4 * i, acc.hi);
+        store_pair(R + 4 * i + 2, acc.lo);
     }
-    store_pair(P + 2 * n, acc.hi + acc.lo);
-    return acc.hi[0] + acc.lo[0];
+    edges_.push_back(n);
 }
 
-double FastKernel::prefix_table(const double* s, double* U) const {
+void FastKernel::segment_totals(const double* s) {
     const std::size_t n = data_->n();
     const double* x = data_->x();
-    double* P = U + 2 * (n + 1);
+    double* R = seg_.data();
+    const Pair zero = make_pair(0.0, 0.0);
     CompensatedPair acc;
-    store_pair(P, acc.hi + acc.lo);
     for (std::size_t i = 0; i < n; ++i) {
+        if (edge_[i]) acc.hi = acc.lo = zero;
         acc.add(make_pair(s[i], s[i] * x[i]));
-        store_pair(P + 2 * (i + 1), acc.hi + acc.lo);
+        store_pair(R + 4 * (i + 1), acc.hi);
+        store_pair(R + 4 * (i + 1) + 2, acc.lo);
     }
-    return acc.hi[0] + acc.lo[0];
 }
 
-void FastKernel::suffix_table(const double* s, double* U) const {
-    const std::size_t n = data_->n();
-    const double* x = data_->x();
-    CompensatedPair acc;
-    store_pair(U + 2 * n, acc.hi + acc.lo);
-    for (std::size_t i = n; i-- > 0;) {
-        acc.add(make_pair(s[i], s[i] * x[i]));
-        store_pair(U + 2 * i, acc.hi + acc.lo);
+double FastKernel::slot_sums(double* U) const {
+    // The segments' totals (hi and lo parts) added up forwards for the prefix slots n + 1 + q
+    // (sums over [0, q)) and backwards for the suffix slots q (sums over [q, n)).
+    const std::size_t n = data_->n(), E = edges_.size();
+    const std::size_t* edge = edges_.data();
+    const double* R = seg_.data();
+    double* P = U + 2 * (n + 1);
+    CompensatedPair F, G;
+    store_pair(P, F.hi + F.lo);
+    for (std::size_t j = 1; j < E; ++j) {
+        const std::size_t q = edge[j];
+        F.add(load_pair(R + 4 * q));
+        F.add(load_pair(R + 4 * q + 2));
+        store_pair(P + 2 * q, F.hi + F.lo);
     }
+    store_pair(U + 2 * n, G.hi + G.lo);
+    for (std::size_t j = E - 1; j-- > 0;) {
+        const std::size_t end = edge[j + 1];
+        G.add(load_pair(R + 4 * end));
+        G.add(load_pair(R + 4 * end + 2));
+        store_pair(U + 2 * edge[j], G.hi + G.lo);
+    }
+    return F.hi[0] + F.lo[0];
 }
 
 void FastKernel::clear_slots(const std::size_t* slot, std::size_t count) {

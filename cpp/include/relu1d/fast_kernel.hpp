@@ -55,21 +55,22 @@ private:
     template <bool kResidual>
     double evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
                     const std::size_t* slot, std::size_t count, double* s, double* U);
-    // The sweep proper: s_i from the coefficients scattered into dAB_ (compensated sweeps) and the
-    // prefix part of U. With fewer than n / segment_ratio_ slots in use, sweep_segments does the
-    // same (to the bit) in O(n + count log count), with less work per point.
+    // The sweep proper: s_i from the coefficients scattered into dAB_ (compensated sweeps), and
+    // the sums of (s, s x) over each segment (the data between two consecutive boundaries in use,
+    // marked in edge_) into seg_. With fewer than n / segment_ratio_ slots in use, sweep_segments
+    // does the same (to the bit) in O(n + count log count), with less work per point.
     template <bool kResidual>
-    double sweep(double c0, double* s, const std::size_t* slot, std::size_t count, double* U);
+    void sweep(double c0, double* s);
     template <bool kResidual>
-    double sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count, double* U);
+    void sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count);
     std::size_t segment_ratio_ = 4;
     // Zero the entries of dAB_ that a scatter over `slot` wrote (dAB_ is all zeros between sweeps).
     void clear_slots(const std::size_t* slot, std::size_t count);
-    // The prefix part of U (slots n + 1 + q: sums over [0, q)) from s, compensated; returns sum s_i.
-    double prefix_table(const double* s, double* U) const;
-    // The suffix part of U (slots q <= n: sums over [q, n)) from s, compensated, summed backwards:
-    // a suffix-active neuron's sums never pass through the points outside its active set.
-    void suffix_table(const double* s, double* U) const;
+    // seg_ from s (after the point-by-point terms of evaluate), as sweep() forms it.
+    void segment_totals(const double* s);
+    // U from the segments' sums: forwards for the prefix slots, backwards for the suffix slots;
+    // returns sum s_i.
+    double slot_sums(double* U) const;
     // Copy the live neurons of theta (non-empty active set) into the mirror.
     void build_mirror(double* theta);
 
@@ -92,6 +93,11 @@ private:
     double psum_ = 0.0;            // the last sweep's sum s_i
     std::vector<std::size_t> fwd_, bwd_;  // sweep_segments: the boundaries in use
     std::vector<double> bstate_;          // sweep_segments: backward sums between them
+    std::vector<char> edge_;               // edge_[i]: a boundary in use at i (all zeros between sweeps)
+    std::vector<std::size_t> edges_;       // the boundaries in use, ascending, from 0 to n
+    // seg_[4 q .. 4 q + 3]: the compensated sums (hi, hi, lo, lo) of (s, s x) over the segment
+    // ending at boundary q
+    std::vector<double> seg_;
     // Sums of t and t x per slot: U[2 q], U[2 q + 1] for slot q, filled by the sweeps: slots
     // q <= n (suffix [q, n)) summed backwards, slots n + 1 + q (prefix [0, q)) forwards, so each
     // sum runs over the neuron's own active set. Ur_ of the residuals (part of the prepared
