@@ -94,27 +94,27 @@ void products(std::size_t m, const double* __restrict w, const double* __restric
     }
 }
 
-// True when the coefficients (alpha, beta) of a neuron could overflow the sweeps' running sums:
-// |alpha| scale + |beta| above limit (scale >= max(1, |x_i|)), inf or NaN.
-inline bool wild_coefficients(double alpha, double beta, double scale, double limit) {
-    return !(std::fabs(alpha) * scale + std::fabs(beta) <= limit);
+using detail::wild_coefficients;
+
+// The number of wild coefficient pairs among ab[0 .. 2 m).
+std::size_t count_wild(std::size_t m, const double* __restrict ab, double scale, double limit) {
+    std::size_t wild = 0;
+    for (std::size_t k = 0; k < m; ++k) wild += wild_coefficients(ab[2 * k], ab[2 * k + 1], scale, limit);
+    return wild;
 }
 
 // (d[2 slot_k], d[2 slot_k + 1]) += (ab[2 k], ab[2 k + 1]): one pair load, add and store per
-// neuron, except for neurons with wild coefficients (left to FastKernel::evaluate's point-by-point
-// path); returns their number.
-std::size_t scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const double* __restrict ab,
-                          double* __restrict d, double scale, double limit) {
-    std::size_t wild = 0;
+// neuron, and used[slot_k] = 1. With kSkipWild, neurons with wild coefficients are marked but not
+// added (FastKernel::evaluate adds their terms point by point).
+template <bool kSkipWild>
+void scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const double* __restrict ab,
+                   double* __restrict d, char* __restrict used, double scale, double limit) {
     for (std::size_t k = 0; k < m; ++k) {
-        if (wild_coefficients(ab[2 * k], ab[2 * k + 1], scale, limit)) {  // rare: a well-predicted branch
-            ++wild;
-            continue;
-        }
+        used[slot[k]] = 1;
+        if (kSkipWild && wild_coefficients(ab[2 * k], ab[2 * k + 1], scale, limit)) continue;
         double* e = d + 2 * slot[k];
         store_pair(e, load_pair(e) + load_pair(ab + 2 * k));
     }
-    return wild;
 }
 
 // Pass 2 of FastKernel::locate: the neurons flagged by pass 1 (boundary moved by more than one
@@ -133,8 +133,8 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::mov
     suffix_.assign(4 * (n + 1), 0.0);
     Ur_.assign(2 * (2 * n + 2), 0.0);
     Ut_.assign(2 * (2 * n + 2), 0.0);
-    seg_.assign(4 * (n + 1), 0.0);
-    edge_.assign(n + 1, 0);
+    seg_.assign(2 * (n + 1), 0.0);
+    used_.assign(2 * n + 2, 0);
     xpad_.assign(n + 4, 0.0);
     const double inf = std::numeric_limits<double>::infinity();
     xpad_[0] = xpad_[1] = -inf;
@@ -204,15 +204,16 @@ double FastKernel::descend(double eta, double* theta) {
     const auto step_neurons = detail::descend_neurons;
 #endif
     // the step and the boundaries at the new parameters, then the forward pass
+    std::size_t wild = 0;
     if (step_neurons(live, n, inv_n, eta, lw_.data(), lb_.data(), lv_.data(), lslot_.data(), Ur_.data(), xpad_.data(),
-                     g2_.data(), ab_.data()) > 0)
+                     g2_.data(), ab_.data(), coef_scale_, coef_limit(), wild) > 0)
         settle_moved(live, n, data_->x(), lw_.data(), lb_.data(), lslot_.data());
     mirror_dirty_ = true;
     const double gc = rsum_ / static_cast<double>(n);
     theta[3 * m] = theta[3 * m] - eta * gc;
     theta_ = theta;
     psum_ = evaluate<true>(theta[3 * m], ab_.data(), lw_.data(), lb_.data(), lv_.data(), lslot_.data(), live,
-                           r_.data(), Ur_.data());
+                           r_.data(), Ur_.data(), wild);
     rsum_ = psum_;
     sums_stale_ = true;
     set_loss();
@@ -230,7 +231,7 @@ void FastKernel::forward(const Params& p, double* r) {
 
 template <bool kResidual>
 double FastKernel::evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
-                            const std::size_t* slot, std::size_t count, double* s, double* U) {
+                            const std::size_t* slot, std::size_t count, double* s, double* U, std::size_t wild) {
     // Every running sum below covers only points or neurons that are active where it is used.
     // The coefficient sums add a neuron where its active set starts (forwards for suffixes,
     // backwards for prefixes). The data between two consecutive boundaries in use (a segment)
@@ -241,24 +242,25 @@ double FastKernel::evaluate(double c0, const double* ab, const double* w, const 
     // two running totals over all the data loses everything there).
     const std::size_t n = data_->n();
     const bool segments = segment_ratio_ > 0 && segment_ratio_ * count < n;
-    auto edge_of = [n](std::size_t sl) { return sl > n ? sl - (n + 1) : sl; };
-    edge_[0] = edge_[n] = 1;
-    for (std::size_t k = 0; k < count; ++k) edge_[edge_of(slot[k])] = 1;
-    const double limit = 0x1p1020 / static_cast<double>(m_ + 1);
-    const std::size_t wild = scatter_pairs(count, slot, ab, dAB_.data(), coef_scale_, limit);
+    const double limit = coef_limit();
+    if (wild == kUncounted) wild = count_wild(count, ab, coef_scale_, limit);
+    if (wild > 0) scatter_pairs<true>(count, slot, ab, dAB_.data(), used_.data(), coef_scale_, limit);
+    else scatter_pairs<false>(count, slot, ab, dAB_.data(), used_.data(), coef_scale_, limit);
     if (segments) {
         sweep_segments<kResidual>(c0, s, slot, count);
     } else {
         sweep<kResidual>(c0, s);
         edges_.resize(n + 1);  // the boundaries in use, ascending (branch-free compaction)
-        std::size_t e = 0;
-        for (std::size_t i = 0; i <= n; ++i) {
+        const char* used = used_.data();
+        edges_[0] = 0;
+        std::size_t e = 1;
+        for (std::size_t i = 1; i < n; ++i) {
             edges_[e] = i;
-            e += edge_[i];
+            e += used[i] | used[n + 1 + i];
         }
-        edges_.resize(e);
+        edges_[e] = n;
+        edges_.resize(e + 1);
     }
-    clear_slots(slot, count);
     if (wild > 0) {
         // Neurons with coefficients too large for the running sums: their terms point by point, in
         // the dense kernel's order of products (v (w x + b), finite wherever the result is)
@@ -275,8 +277,7 @@ double FastKernel::evaluate(double c0, const double* ab, const double* w, const 
         }
         segment_totals(s);
     }
-    for (std::size_t k = 0; k < count; ++k) edge_[edge_of(slot[k])] = 0;
-    edge_[0] = edge_[n] = 0;
+    clear_slots(slot, count);
     return slot_sums(U);
 }
 
@@ -301,7 +302,7 @@ void FastKernel::sweep(double c0, double* s) {
         }
     }
     double* R = seg_.data();
-    const char* edge = edge_.data();
+    const char* used = used_.data();
     const Pair zero = make_pair(0.0, 0.0);
     CompensatedPair AB, acc;
     for (std::size_t i = 0; i < n; ++i) {
@@ -313,10 +314,9 @@ void FastKernel::sweep(double c0, double* s) {
         double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
         if (kResidual) t = t - y[i];
         s[i] = t;
-        if (edge[i]) acc.hi = acc.lo = zero;  // a new segment
+        if (i == 0 || (used[i] | used[n + 1 + i])) acc.hi = acc.lo = zero;  // a new segment
         acc.add(make_pair(t, t * x[i]));
-        store_pair(R + 4 * (i + 1), acc.hi);
-        store_pair(R + 4 * (i + 1) + 2, acc.lo);
+        store_pair(R + 2 * (i + 1), acc.hi + acc.lo);
     }
 }
 
@@ -378,8 +378,7 @@ void FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot, s
             s[i] = t;
             acc.add(make_pair(t, t * x[i]));
         }
-        store_pair(R + 4 * i, acc.hi);
-        store_pair(R + 4 * i + 2, acc.lo);
+        store_pair(R + 2 * i, acc.hi + acc.lo);
     }
     edges_.push_back(n);
 }
@@ -389,48 +388,47 @@ void FastKernel::segment_totals(const double* s) {
     const double* x = data_->x();
     double* R = seg_.data();
     const Pair zero = make_pair(0.0, 0.0);
+    const char* used = used_.data();
     CompensatedPair acc;
     for (std::size_t i = 0; i < n; ++i) {
-        if (edge_[i]) acc.hi = acc.lo = zero;
+        if (i == 0 || (used[i] | used[n + 1 + i])) acc.hi = acc.lo = zero;
         acc.add(make_pair(s[i], s[i] * x[i]));
-        store_pair(R + 4 * (i + 1), acc.hi);
-        store_pair(R + 4 * (i + 1) + 2, acc.lo);
+        store_pair(R + 2 * (i + 1), acc.hi + acc.lo);
     }
 }
 
 double FastKernel::slot_sums(double* U) const {
-    // The segments' totals (hi and lo parts) added up forwards for the prefix slots n + 1 + q
-    // (sums over [0, q)) and backwards for the suffix slots q (sums over [q, n)).
+    // The segments' totals added up forwards for the prefix slots n + 1 + q (sums over [0, q))
+    // and backwards for the suffix slots q (sums over [q, n)), the two in one loop.
     const std::size_t n = data_->n(), E = edges_.size();
     const std::size_t* edge = edges_.data();
     const double* R = seg_.data();
     double* P = U + 2 * (n + 1);
     CompensatedPair F, G;
     store_pair(P, F.hi + F.lo);
-    for (std::size_t j = 1; j < E; ++j) {
-        const std::size_t q = edge[j];
-        F.add(load_pair(R + 4 * q));
-        F.add(load_pair(R + 4 * q + 2));
-        store_pair(P + 2 * q, F.hi + F.lo);
-    }
     store_pair(U + 2 * n, G.hi + G.lo);
-    for (std::size_t j = E - 1; j-- > 0;) {
-        const std::size_t end = edge[j + 1];
-        G.add(load_pair(R + 4 * end));
-        G.add(load_pair(R + 4 * end + 2));
-        store_pair(U + 2 * edge[j], G.hi + G.lo);
+    for (std::size_t j = 1; j < E; ++j) {
+        const std::size_t q = edge[j], r = edge[E - 1 - j], end = edge[E - j];
+        F.add(load_pair(R + 2 * q));
+        G.add(load_pair(R + 2 * end));
+        store_pair(P + 2 * q, F.hi + F.lo);
+        store_pair(U + 2 * r, G.hi + G.lo);
     }
     return F.hi[0] + F.lo[0];
 }
 
 void FastKernel::clear_slots(const std::size_t* slot, std::size_t count) {
-    // dAB_ is all zeros between sweeps. With few neurons for many data points, zeroing just the
-    // slots they wrote (and slot 0, which took c0) is much cheaper than zeroing all 2n + 2.
+    // dAB_ and used_ are all zeros between sweeps. With few neurons for many data points, zeroing
+    // just the slots they wrote (and slot 0, which took c0) is much cheaper than zeroing all 2n + 2.
     if (count >= data_->n()) {
         std::fill(dAB_.begin(), dAB_.end(), 0.0);
+        std::fill(used_.begin(), used_.end(), 0);
         return;
     }
-    for (std::size_t k = 0; k < count; ++k) dAB_[2 * slot[k]] = dAB_[2 * slot[k] + 1] = 0.0;
+    for (std::size_t k = 0; k < count; ++k) {
+        dAB_[2 * slot[k]] = dAB_[2 * slot[k] + 1] = 0.0;
+        used_[slot[k]] = 0;
+    }
     dAB_[0] = dAB_[1] = 0.0;
 }
 

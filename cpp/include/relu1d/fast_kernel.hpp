@@ -52,19 +52,24 @@ private:
     // above 2^1020 / (m + 1), inf, NaN) are left out of the sweep and added point by point over
     // their active interval: as v (w x + b) when w is given (the forward pass, the dense kernel's
     // order of products), else as alpha x + beta.
+    // `wild`: their number where the caller has counted them (the fused GD step does).
+    static constexpr std::size_t kUncounted = ~std::size_t{0};
     template <bool kResidual>
     double evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
-                    const std::size_t* slot, std::size_t count, double* s, double* U);
+                    const std::size_t* slot, std::size_t count, double* s, double* U,
+                    std::size_t wild = kUncounted);
+    // The bound on |alpha| max(1, |x|) + |beta| beyond which a neuron's coefficients are wild.
+    double coef_limit() const { return 0x1p1020 / static_cast<double>(m_ + 1); }
     // The sweep proper: s_i from the coefficients scattered into dAB_ (compensated sweeps), and
     // the sums of (s, s x) over each segment (the data between two consecutive boundaries in use,
-    // marked in edge_) into seg_. With fewer than n / segment_ratio_ slots in use, sweep_segments
+    // marked in used_) into seg_. With fewer than n / segment_ratio_ slots in use, sweep_segments
     // does the same (to the bit) in O(n + count log count), with less work per point.
     template <bool kResidual>
     void sweep(double c0, double* s);
     template <bool kResidual>
     void sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count);
     std::size_t segment_ratio_ = 4;
-    // Zero the entries of dAB_ that a scatter over `slot` wrote (dAB_ is all zeros between sweeps).
+    // Zero the entries of dAB_ and used_ that a scatter over `slot` wrote (all zeros between sweeps).
     void clear_slots(const std::size_t* slot, std::size_t count);
     // seg_ from s (after the point-by-point terms of evaluate), as sweep() forms it.
     void segment_totals(const double* s);
@@ -93,10 +98,12 @@ private:
     double psum_ = 0.0;            // the last sweep's sum s_i
     std::vector<std::size_t> fwd_, bwd_;  // sweep_segments: the boundaries in use
     std::vector<double> bstate_;          // sweep_segments: backward sums between them
-    std::vector<char> edge_;               // edge_[i]: a boundary in use at i (all zeros between sweeps)
+    // used_[q]: slot q is in use (all zeros between sweeps); i is a boundary in use when slot i or
+    // slot n + 1 + i is
+    std::vector<char> used_;
     std::vector<std::size_t> edges_;       // the boundaries in use, ascending, from 0 to n
-    // seg_[4 q .. 4 q + 3]: the compensated sums (hi, hi, lo, lo) of (s, s x) over the segment
-    // ending at boundary q
+    // seg_[2 q], seg_[2 q + 1]: the sums of (s, s x) over the segment ending at boundary q
+    // (compensated, then rounded: an error of eps times the segment's own |terms|)
     std::vector<double> seg_;
     // Sums of t and t x per slot: U[2 q], U[2 q + 1] for slot q, filled by the sweeps: slots
     // q <= n (suffix [q, n)) summed backwards, slots n + 1 + q (prefix [0, q)) forwards, so each
