@@ -1,4 +1,4 @@
-// A data set sorted once by x, with the prefix moments the fast kernels need.
+// A data set sorted once by x.
 #pragma once
 
 #include <cstddef>
@@ -6,17 +6,6 @@
 #include <vector>
 
 namespace relu1d {
-
-// Prefix sums kept in double-double form: sum_{j<i} t_j ~ hi[i] + lo[i].
-struct PrefixSum {
-    std::vector<double> hi, lo;  // length n + 1
-    void resize(std::size_t n) { hi.assign(n + 1, 0.0); lo.assign(n + 1, 0.0); }
-    // sum_{a <= j < b} t_j, accurate to about eps * |result| + eps * |lo terms|.
-    double range(std::size_t a, std::size_t b) const { return (hi[b] - hi[a]) + (lo[b] - lo[a]); }
-};
-
-// Fill p with the compensated prefix sums of t[0..n).
-void prefix_sum(const double* t, std::size_t n, PrefixSum& p);
 
 class SortedData {
 public:
@@ -26,13 +15,9 @@ public:
     std::size_t n() const { return x_.size(); }
     const double* x() const { return x_.data(); }
     const double* y() const { return y_.data(); }
-    // Prefix moments of 1, x and x^2 (the Hessian's interval sums).
-    const PrefixSum& moment_x() const { return mx_; }
-    const PrefixSum& moment_xx() const { return mxx_; }
 
 private:
     std::vector<double> x_, y_;
-    PrefixSum mx_, mxx_;
 };
 
 }  // namespace relu1d
