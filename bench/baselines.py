@@ -176,7 +176,7 @@ class TorchEager:
                 (grad,) = torch.autograd.grad(loss, theta)
                 with torch.no_grad():
                     theta.sub_(lr * grad)
-            return loss.item()
+            return float("nan") if loss is None else loss.item()
 
         return advance
 

@@ -116,6 +116,28 @@ def max_rss_mb() -> float:
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
+def peak_rss_during(fn: Callable[[], object]):
+    """``(fn(), peak resident MiB while it ran)``; the peak is None where it cannot be isolated.
+
+    On Linux writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to the current resident
+    size, so the peak read afterwards is that of ``fn`` and what was already resident.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+    except OSError:
+        return fn(), None
+    result = fn()
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return result, int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return result, None
+
+
 # -------------------------------------------------------------------------------------------------
 # The problem every implementation solves
 # -------------------------------------------------------------------------------------------------
@@ -150,9 +172,9 @@ def make_problem(n: int, m: int, seed: int = 0) -> Problem:
     return Problem(n=n, m=m, x=x, y=y, theta=theta, u=u / np.linalg.norm(u))
 
 
-def set_stable_lr(problem: Problem, objective, lr_factor: float = 1.0) -> float:
-    """Set ``problem.lr = lr_factor / sharpness(theta0)`` (relu1d's Lanczos) and return it."""
-    top = relu1d.sharpness(objective, problem.theta, tol=1e-8).value
+def set_stable_lr(problem: Problem, sharpness0: float, lr_factor: float = 1.0) -> float:
+    """Set ``problem.lr = lr_factor / sharpness0`` (the top Hessian eigenvalue at theta0)."""
+    top = float(sharpness0)
     problem.sharpness0 = float(top)
     problem.lr = lr_factor / top
     return problem.lr
@@ -181,6 +203,7 @@ class Timing:
     min_time: float = 0.2     # least seconds per repeat
     warmup_time: float = 0.1  # least seconds of untimed warm-up (after any compilation)
     max_time: float = 20.0    # a single call longer than this is timed once, without repeats
+    max_overhead: float = 0.2  # largest share of a timed GD call spent outside the steps
 
 
 def _median_summary(per_unit: list, loops: int, unit: str) -> dict:
@@ -214,6 +237,17 @@ def time_call(fn: Callable[[], object], timing: Timing) -> dict:
     return _median_summary(per_call, loops, "call")
 
 
+def time_repeated(fn: Callable[[], object], repeat: int):
+    """Seconds of ``repeat`` single calls of a slow ``fn`` (no warm-up, no loops): its median
+    summary and the last call's result."""
+    times, result = [], None
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return _median_summary(times, 1, "call"), result
+
+
 def _loops_for(seconds_per_loop: float, min_time: float) -> int:
     loops = 1
     for scale in (1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000):
@@ -225,36 +259,50 @@ def _loops_for(seconds_per_loop: float, min_time: float) -> int:
 
 
 def time_steps(advance: Callable[[int], float], timing: Timing, *, loss0: float) -> dict:
-    """Seconds per GD step of ``advance(k)``, which runs k more steps and returns the loss.
+    """Seconds per GD step of ``advance(k)``, which runs k more steps and returns the last loss.
 
-    The steps continue one trajectory from the initial theta: the warm-up (which also triggers any
-    compilation), then ``timing.repeat`` repeats of k steps each, k chosen so that a repeat lasts at
-    least ``timing.min_time``. Returns the median seconds per step; a run whose loss is not finite
-    or exceeds 10 times ``loss0`` is reported as ``{"diverged": ...}`` instead of a time.
+    The steps continue one trajectory from the initial theta: a warm-up (which also triggers any
+    compilation), then ``timing.repeat`` repeats of k steps each. k is chosen so that a repeat
+    lasts at least ``timing.min_time`` and the fixed cost of one call, measured as ``advance(0)``,
+    is at most ``timing.max_overhead`` of it. The median seconds per step is reported with that
+    cost included (``call_overhead_s`` says how much it was). A run whose loss is not finite or
+    exceeds 10 times ``loss0`` is reported as ``{"diverged": ...}`` instead of a time.
     """
     start = time.perf_counter()
     loss = advance(1)
     first = time.perf_counter() - start          # includes compilation for JIT baselines
-    steps, spent = 1, 0.0
-    k = 1
+    steps, spent, k = 1, 0.0, 1
     while spent < timing.warmup_time and first < timing.max_time:
         start = time.perf_counter()
         loss = advance(k)
         spent += time.perf_counter() - start
         steps += k
         k = min(2 * k, 1 << 20)
-    per_step_estimate = spent / max(steps - 1, 1) if steps > 1 else first
-    loops = _loops_for(per_step_estimate, timing.min_time)
-    per_step = []
-    for _ in range(timing.repeat if first < timing.max_time else 1):
+    overheads = []
+    for _ in range(3):
+        start = time.perf_counter()
+        advance(0)
+        overheads.append(time.perf_counter() - start)
+    overhead = statistics.median(overheads)
+    calibration = max(2, k // 2)   # one more call, to estimate the step time without the fixed cost
+    start = time.perf_counter()
+    loss = advance(calibration)
+    elapsed = time.perf_counter() - start
+    steps += calibration
+    per_step = max((elapsed - overhead) / calibration, 0.05 * elapsed / calibration, 1e-9)
+    wanted = max(timing.min_time, overhead * (1 - timing.max_overhead) / timing.max_overhead)
+    loops = _loops_for(per_step, wanted)
+    repeat = timing.repeat if loops * per_step < timing.max_time / 4 else min(timing.repeat, 3)
+    times = []
+    for _ in range(repeat):
         start = time.perf_counter()
         loss = advance(loops)
-        per_step.append((time.perf_counter() - start) / loops)
+        times.append((time.perf_counter() - start) / loops)
         steps += loops
     if not np.isfinite(loss) or loss > 10 * loss0:
         return {"diverged": f"loss {loss:.3g} after {steps} steps (initial {loss0:.3g})"}
-    summary = _median_summary(per_step, loops, "step")
-    summary.update(first_call=first, steps_run=steps, final_loss=float(loss))
+    summary = _median_summary(times, loops, "step")
+    summary.update(first_call_s=first, call_overhead_s=overhead, steps_run=steps, final_loss=float(loss))
     return summary
 
 

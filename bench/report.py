@@ -107,10 +107,11 @@ def sharpness_table(sizes: list) -> str:
 def hessian_table(hessians: list, rtol: float) -> str:
     columns = ("dense", "numpy", "jax")
     header = ["n", "m", "relu1d fast Hessian"] + [LABELS[c] if c != "jax" else "jax.hessian" for c in columns] \
-        + ["check"]
+        + ["peak RSS relu1d / all (MiB)", "check"]
     rows = [[f"{h['n']:,}", f"{h['m']:,}", seconds(h["hessian"]["fast"]["median"])]
             + [ratio_cell(h["hessian"].get(c), h["hessian"]["fast"]) for c in columns]
-            + [check_cell(h["errors"], rtol)] for h in hessians if "hessian" in h]
+            + [f"{h['max_rss_mb_relu1d']:.0f} / {h['max_rss_mb']:.0f}", check_cell(h["errors"], rtol)]
+            for h in hessians if "hessian" in h]
     return table(header, rows)
 
 
@@ -141,10 +142,15 @@ def threads_table(sizes: list) -> str:
 
 
 def memory_table(sizes: list) -> str:
-    header = ["n", "m", "peak RSS after relu1d (MiB)", "peak RSS after baselines (MiB)"]
-    rows = [[f"{s['n']:,}", f"{s['m']:,}", f"{s['max_rss_mb_relu1d']:.0f}",
-             f"{s['max_rss_mb']:.0f}" if s.get("dense_and_baselines") else "(relu1d alone)"]
-            for s in sizes if "max_rss_mb" in s]
+    header = ["n", "m", "relu1d.train (MiB)", "relu1d.sharpness (MiB)", "baselines (MiB)"]
+    rows = []
+    for s in sizes:
+        if "max_rss_mb" not in s:
+            continue
+        peaks = s.get("peak_rss_mb", {})
+        cells = [f"{peaks[k]:.0f}" if peaks.get(k) is not None else "n/a"
+                 for k in ("relu1d.train", "relu1d.sharpness", "baselines")]
+        rows.append([f"{s['n']:,}", f"{s['m']:,}", *cells])
     return table(header, rows)
 
 
@@ -181,7 +187,7 @@ def markdown(results: dict) -> str:
                 "### Sharpness from scratch to 1e-10 (time / relu1d.sharpness's)", "", sharpness_table(sizes), "",
                 "### Dense kernel throughput (one thread)", "", gflops_table(sizes, peak), "",
                 "### Thread scaling of loss_and_grad", "", threads_table(sizes), "",
-                "### Memory (ru_maxrss of the process for that size)", "", memory_table(sizes), ""]
+                "### Peak resident memory of the process during each part (VmHWM, data included)", "", memory_table(sizes), ""]
     if results.get("hessians"):
         out += ["### Full Hessian (time / relu1d fast's)", "", hessian_table(results["hessians"], rtol), ""]
     if results.get("long_run"):

@@ -18,7 +18,7 @@ import numpy as np
 import relu1d
 from baselines import Unavailable, lanczos_top, load_baselines
 from harness import (Timing, available_cores, log, make_problem, max_rss_mb, relative_error,
-                     set_stable_lr, time_call, time_steps)
+                     peak_rss_during, set_stable_lr, time_call, time_repeated, time_steps)
 
 # Floating-point operations per (data point, neuron) pair of the dense kernel's loss_and_grad:
 # forward z = w x + b, f += v relu(z) (4), residual sums z again, S0 += r, S1 += r x (4).
@@ -38,7 +38,7 @@ def _relu1d_gd(objective, problem, loss0):
     state = [problem.theta.copy()]
 
     def advance(k):
-        run = relu1d.train(objective, state[0], lr=problem.lr, steps=k, record_every=k,
+        run = relu1d.train(objective, state[0], lr=problem.lr, steps=k, record_every=max(k, 1),
                            sharpness_every=0, progress=False, max_loss=1e3 * loss0)
         state[0] = run.theta
         return float(run.final_loss) if run.status != "diverged" else float("inf")
@@ -70,7 +70,9 @@ def measure_size(n: int, m: int, *, timing: Timing, baselines=None, skip=(), max
     """
     problem = make_problem(n, m, seed)
     fast = relu1d.Objective(problem.x, problem.y, kernel="fast", threads=1)
-    set_stable_lr(problem, fast, lr_factor)
+    (sharpness_timing, sharp), sharpness_rss = peak_rss_during(
+        lambda: time_repeated(lambda: relu1d.sharpness(fast, problem.theta, tol=1e-10), min(3, timing.repeat)))
+    set_stable_lr(problem, sharp.value, lr_factor)
     loss0, grad0 = fast.loss_and_grad(problem.theta)
     small = n * m <= max_nm
     out = {"n": n, "m": m, "lr": problem.lr, "sharpness0": problem.sharpness0, "loss0": loss0,
@@ -80,8 +82,10 @@ def measure_size(n: int, m: int, *, timing: Timing, baselines=None, skip=(), max
 
     # --- relu1d: GD steps through the compiled loop -------------------------------------------
     out["errors"]["fast"] = relative_error(_train_check(fast, problem), (loss0, grad0))
-    out["step"]["fast"] = _with_rates(time_steps(_relu1d_gd(fast, problem, loss0), timing, loss0=loss0),
-                                      problem)
+    fast_step, train_rss = peak_rss_during(
+        lambda: time_steps(_relu1d_gd(fast, problem, loss0), timing, loss0=loss0))
+    out["step"]["fast"] = _with_rates(fast_step, problem)
+    out["peak_rss_mb"] = {"relu1d.train": train_rss, "relu1d.sharpness": sharpness_rss}
     dense = relu1d.Objective(problem.x, problem.y, kernel="dense", threads=1) if small else None
     if dense is not None:
         out["errors"]["dense"] = relative_error(_train_check(dense, problem), (loss0, grad0))
@@ -94,8 +98,7 @@ def measure_size(n: int, m: int, *, timing: Timing, baselines=None, skip=(), max
     out["hvp"]["fast"] = time_call(lambda: fast.hvp(problem.theta, problem.u), timing)
     if dense is not None:
         out["hvp"]["dense"] = time_call(lambda: dense.hvp(problem.theta, problem.u), timing)
-    sharp = relu1d.sharpness(fast, problem.theta, tol=1e-10)
-    out["sharpness"]["fast"] = {**time_call(lambda: relu1d.sharpness(fast, problem.theta, tol=1e-10), timing),
+    out["sharpness"]["fast"] = {**sharpness_timing,
                                 "value": sharp.value, "products": _products(sharp),
                                 "converged": sharp.converged}
     if dense is not None:
@@ -103,17 +106,27 @@ def measure_size(n: int, m: int, *, timing: Timing, baselines=None, skip=(), max
         out["dense_loss_and_grad"] = {**lg, "gflops": DENSE_FLOPS_PER_PAIR * n * m / lg["median"] / 1e9}
     if threads:
         out["threads"] = measure_threads(problem, timing, with_dense=dense is not None)
-    out["max_rss_mb_relu1d"] = max_rss_mb()
 
     # --- baselines --------------------------------------------------------------------------------
     if baselines is None:
         baselines = load_baselines(skip) if small else []
     out["notes"] = {b.name: b.reason for b in baselines if isinstance(b, Unavailable)}
+    if small:
+        _, out["peak_rss_mb"]["baselines"] = peak_rss_during(
+            lambda: _measure_baselines(out, problem, fast, baselines, timing, sharp.value, loss0, grad0,
+                                       sharpness_baselines))
+    else:
+        for name in ("numpy", "torch", "torch.compile", "jax"):
+            out["step"][name] = {"skip": f"n*m = {n * m:.0e} > {max_nm:.0e}"}
+    out["max_rss_mb"] = max_rss_mb()
+    return out
+
+
+def _measure_baselines(out, problem, fast, baselines, timing, sharpness0, loss0, grad0, sharpness_baselines):
+    """GD steps, HVP and HVP-Lanczos sharpness of every available baseline, into ``out``."""
     for base in baselines:
         if isinstance(base, Unavailable):
             out["step"][base.name] = {"skip": base.reason}
-            continue
-        if not small:
             continue
         log(f"    {base.name}")
         out["errors"][base.name] = relative_error(base.loss_and_grad(problem, problem.theta), (loss0, grad0))
@@ -128,14 +141,9 @@ def measure_size(n: int, m: int, *, timing: Timing, baselines=None, skip=(), max
         out["hvp"][base.name] = time_call(lambda: hvp(problem.u), timing)
         if sharpness_baselines:
             dim = problem.theta.size
-            found = lanczos_top(hvp, dim, tol=1e-10)
-            once = Timing(repeat=max(1, min(3, timing.repeat)), min_time=0.0, warmup_time=0.0,
-                          max_time=timing.max_time)
-            out["sharpness"][base.name] = {**time_call(lambda: lanczos_top(hvp, dim, tol=1e-10), once),
-                                           **found}
-            out["errors"][f"{base.name} sharpness"] = abs(found["value"] - sharp.value) / sharp.value
-    out["max_rss_mb"] = max_rss_mb()
-    return out
+            found_timing, found = time_repeated(lambda: lanczos_top(hvp, dim, tol=1e-10), min(3, timing.repeat))
+            out["sharpness"][base.name] = {**found_timing, **found}
+            out["errors"][f"{base.name} sharpness"] = abs(found["value"] - sharpness0) / sharpness0
 
 
 def measure_threads(problem, timing: Timing, *, with_dense: bool) -> dict:
