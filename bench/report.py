@@ -214,19 +214,24 @@ def plot(path: str, results: dict) -> str | None:
         return None
     sizes = [s for s in results.get("sizes", []) if "step" in s]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name in ("fast",) + STEP_COLUMNS:
-        points = sorted((s["m"], s["step"][name]["median"], s["n"]) for s in sizes
-                        if "median" in s["step"].get(name, {}))
-        if points:
-            ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=LABELS[name])
-    for s in sizes:
-        ax.annotate(f"n={s['n']:,}", (s["m"], s["step"]["fast"].get("median", 1)), fontsize=6,
-                    textcoords="offset points", xytext=(3, -8))
+    for index, name in enumerate(("fast",) + STEP_COLUMNS):
+        color = f"C{index}"
+        grid = sorted((s["m"], s["step"][name]["median"]) for s in sizes
+                      if "median" in s["step"].get(name, {}) and s["m"] == 4 * s["n"])
+        other = [(s["m"], s["step"][name]["median"], s["n"]) for s in sizes
+                 if "median" in s["step"].get(name, {}) and s["m"] != 4 * s["n"]]
+        if grid:
+            ax.plot([p[0] for p in grid], [p[1] for p in grid], "o-", color=color, label=LABELS[name])
+        for m, t, n in other:
+            ax.plot([m], [t], "s", color=color, label=None if grid else LABELS[name])
+            if name == "fast":
+                ax.annotate(f"n={n:,}", (m, t), fontsize=6, textcoords="offset points", xytext=(4, -8))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("m (neurons)")
     ax.set_ylabel("seconds per GD step")
-    ax.set_title(f"Full-batch GD step, float64 ({results['machine']['cpu']})", fontsize=9)
+    ax.set_title(f"Full-batch GD step, float64 ({results['machine']['cpu']}); lines: n = m/4, "
+                 f"squares: other n", fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

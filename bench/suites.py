@@ -180,7 +180,8 @@ def measure_hessian(n: int, m: int, *, timing: Timing, skip=(), max_bytes: float
     fast = relu1d.Objective(problem.x, problem.y, kernel="fast", threads=1)
     dense = relu1d.Objective(problem.x, problem.y, kernel="dense", threads=1)
     ref = fast.hessian(problem.theta)
-    once = Timing(repeat=timing.repeat, min_time=timing.min_time, warmup_time=0.0, max_time=timing.max_time)
+    once = Timing(repeat=min(3, timing.repeat), min_time=timing.min_time, warmup_time=0.0,
+                  max_time=timing.max_time)
     out = {"n": n, "m": m, "hessian": {}, "errors": {}, "notes": {}}
     out["hessian"]["fast"] = time_call(lambda: fast.hessian(problem.theta), once)
     out["errors"]["dense"] = relative_error(dense.hessian(problem.theta), ref)
