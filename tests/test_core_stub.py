@@ -38,7 +38,8 @@ def stub_api() -> dict:
                 api[prefix + node.name] = "class"
                 visit(node.body, prefix + node.name + ".")
             elif isinstance(node, ast.FunctionDef):
-                decorators = {d.id if isinstance(d, ast.Name) else getattr(d, "attr", "") for d in node.decorator_list}
+                decorators = {d.id if isinstance(d, ast.Name) else getattr(d, "attr", "")
+                              for d in node.decorator_list}
                 if "property" in decorators or "setter" in decorators:
                     api[prefix + node.name] = None
                 elif "overload" not in decorators:

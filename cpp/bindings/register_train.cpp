@@ -75,7 +75,8 @@ void register_train(py::module_& m) {
         .def_property_readonly("last_loss", &Trainer::last_loss)
         .def_property_readonly("last_grad_norm", &Trainer::last_grad_norm)
         .def("loss", &Trainer::loss, "L(theta) at the current theta (no new forward pass).")
-        .def("grad_norm", &Trainer::grad_norm, "||grad L(theta)|| at the current theta, without overflow in the squares.")
+        .def("grad_norm", &Trainer::grad_norm,
+             "||grad L(theta)|| at the current theta, without overflow in the squares.")
         .def_property_readonly("sharpness_products", &Trainer::sharpness_products)
         .def_property_readonly("sharpness_seconds", &Trainer::sharpness_seconds);
 }

@@ -126,7 +126,8 @@ class Run:
     objective : Objective
         The data and kernel.
     config : TrainConfig
-        Training options (step size schedule, clipping, intervals, tolerances, kernel, threads).
+        Training options (step size schedule, clipping, intervals, tolerances, kernel, threads); a
+        mapping of the same fields is converted.
     eigvec : ndarray or None
         Last top Hessian eigenvector (the warm start of the next sharpness measurement).
     wall_time : float
@@ -147,7 +148,7 @@ class Run:
         self.steps = int(steps)
         self.status = status
         self.history = history
-        self.config = config
+        self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
         self.eigvec = eigvec
         self.wall_time = float(wall_time)
         self.final_loss = float(final_loss)
