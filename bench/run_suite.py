@@ -157,6 +157,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     results = {"command": command, "machine": machine_info(), "baselines": baseline_versions(args),
                "settings": {k: v for k, v in vars(args).items() if k not in ("worker", "spec")}}
+    if args.out:
+        results["settings"]["out"] = os.path.relpath(args.out)
     log(f"{command}\nmachine: {results['machine']['cpu']} ({results['machine']['simd']}), "
         f"{available_cores()} cores, load {load_average()}\nbaselines: {results['baselines']}")
     log("FMA peak ...")

@@ -129,21 +129,30 @@ def _measure_baselines(out, problem, fast, baselines, timing, sharpness0, loss0,
             out["step"][base.name] = {"skip": base.reason}
             continue
         log(f"    {base.name}")
-        out["errors"][base.name] = relative_error(base.loss_and_grad(problem, problem.theta), (loss0, grad0))
-        start = time.perf_counter()
-        advance = base.gd(problem)
-        out["step"][base.name] = _with_rates(time_steps(advance, timing, loss0=loss0), problem)
-        out["step"][base.name]["setup_s"] = time.perf_counter() - start
-        if getattr(base, "hvp", None) is None:
-            continue
-        hvp = base.hvp(problem)
-        out["errors"][f"{base.name} hvp"] = relative_error(hvp(problem.u), fast.hvp(problem.theta, problem.u))
-        out["hvp"][base.name] = time_call(lambda: hvp(problem.u), timing)
-        if sharpness_baselines:
-            dim = problem.theta.size
-            found_timing, found = time_repeated(lambda: lanczos_top(hvp, dim, tol=1e-10), min(3, timing.repeat))
-            out["sharpness"][base.name] = {**found_timing, **found}
-            out["errors"][f"{base.name} sharpness"] = abs(found["value"] - sharpness0) / sharpness0
+        try:
+            _measure_baseline(out, problem, fast, base, timing, sharpness0, loss0, grad0, sharpness_baselines)
+        except Exception as exc:  # noqa: BLE001 (one broken baseline must not lose the others' numbers)
+            out["step"][base.name] = {"skip": f"failed ({type(exc).__name__}: {exc})"[:300]}
+            out.setdefault("notes", {})[base.name] = out["step"][base.name]["skip"]
+
+
+def _measure_baseline(out, problem, fast, base, timing, sharpness0, loss0, grad0, sharpness_baselines):
+    """One baseline: its check, GD steps, HVP and HVP-Lanczos sharpness, into ``out``."""
+    out["errors"][base.name] = relative_error(base.loss_and_grad(problem, problem.theta), (loss0, grad0))
+    start = time.perf_counter()
+    advance = base.gd(problem)
+    out["step"][base.name] = _with_rates(time_steps(advance, timing, loss0=loss0), problem)
+    out["step"][base.name]["setup_s"] = time.perf_counter() - start
+    if getattr(base, "hvp", None) is None:
+        return
+    hvp = base.hvp(problem)
+    out["errors"][f"{base.name} hvp"] = relative_error(hvp(problem.u), fast.hvp(problem.theta, problem.u))
+    out["hvp"][base.name] = time_call(lambda: hvp(problem.u), timing)
+    if sharpness_baselines:
+        dim = problem.theta.size
+        found_timing, found = time_repeated(lambda: lanczos_top(hvp, dim, tol=1e-10), min(3, timing.repeat))
+        out["sharpness"][base.name] = {**found_timing, **found}
+        out["errors"][f"{base.name} sharpness"] = abs(found["value"] - sharpness0) / sharpness0
 
 
 def measure_threads(problem, timing: Timing, *, with_dense: bool) -> dict:

@@ -138,3 +138,20 @@ def test_run_suite_end_to_end(tmp_path, capsys):
     assert all(v <= RTOL for k, v in size["errors"].items() if "sharpness" not in k)
     assert results["long_run"]["steps"] == 2000
     assert (out / "results.md").read_text().startswith("Command:")
+
+
+def test_a_failing_baseline_is_reported_not_fatal():
+    """A baseline that raises is noted as failed; relu1d's and the other baselines' numbers stay."""
+    from suites import measure_size
+
+    class Broken(NumpyBaseline):
+        name = "jax"
+
+        def gd(self, problem):
+            raise RuntimeError("no compiler")
+
+    out = measure_size(16, 8, timing=SMOKE, baselines=[NumpyBaseline(), Broken()], threads=False,
+                       sharpness_baselines=False)
+    assert "median" in out["step"]["fast"] and "median" in out["step"]["numpy"]
+    assert out["step"]["jax"]["skip"].startswith("failed (RuntimeError: no compiler")
+    assert "jax" in out["notes"]
