@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """relu1d's benchmark suite: one command, one process per size, ratios from the same run.
 
-    python bench/run_suite.py                    # the full suite (about 10 minutes on 2 cores)
-    python bench/run_suite.py --quick            # a smoke run (well under a minute)
+    python bench/run_suite.py                    # the full suite (about 11 minutes on 2 busy cores)
+    python bench/run_suite.py --quick            # a smoke run (about a minute)
     python bench/run_suite.py --sizes 1024x4096 100x10000 --parts step
 
 It measures, on the same data (``relu1d.make_data``, noisy hat), the same initial theta
