@@ -41,5 +41,6 @@ struct ObjectiveHandle {
 
 void register_objective(py::module_& m);
 void register_train(py::module_& m);
+void register_analysis(py::module_& m);
 
 }  // namespace relu1d::bindings
