@@ -114,8 +114,13 @@ def plot_fit(run, *, f0=None, ax=None, label_knots: int = 6):
                    label="knots (size ~ |slope jump|)")
     ek = effective_knots(theta, obj)
     if ek.count and label_knots > 0:
-        top = np.argsort(-np.abs(ek.jumps))[:label_knots]
-        for i in top:
+        labelled = []
+        for i in np.argsort(-np.abs(ek.jumps)):
+            if len(labelled) == label_knots:
+                break
+            if any(abs(ek.positions[i] - t) < 0.04 * (hi - lo) for t in labelled):
+                continue  # keep labels apart
+            labelled.append(ek.positions[i])
             ax.annotate(f"{ek.jumps[i]:+.2g}", (ek.positions[i], s(ek.positions[i])), textcoords="offset points",
                         xytext=(0, 7), ha="center", fontsize=7, color="tab:red")
     ax.set_xlim(lo, hi)
