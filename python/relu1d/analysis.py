@@ -519,7 +519,8 @@ class StabilityReport:
         if self.history_wtv1:
             h = self.history_wtv1
             rows.append(("along the run", f"{h['measurements']}",
-                         f"sharpness measurements; wTV(1) from {h['first']:.4g} to {h['last']:.4g}, max {h['max']:.4g}"))
+                         f"sharpness measurements; wTV(1) from {h['first']:.4g} to {h['last']:.4g}, "
+                         f"max {h['max']:.4g}"))
         return rows
 
     def _title(self) -> str:

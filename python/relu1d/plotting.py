@@ -256,7 +256,7 @@ def plot_training(run, *, C="(1 + x_max)/2", axes=None):
     root = np.sqrt(2.0 * h["loss"][measured])
     sharp_bound = sharp[measured] / 2 - 0.5 + c_val * root
     lr_bound = 1.0 / h["lr"][measured] - 0.5 + c_val * root
-    ax_w.plot(step[measured], sharp_bound, color="tab:orange", lw=1.2, label=f"lambda/2 - 1/2 + C sqrt(2L)")
+    ax_w.plot(step[measured], sharp_bound, color="tab:orange", lw=1.2, label="lambda/2 - 1/2 + C sqrt(2L)")
     ax_w.plot(step[measured], lr_bound, color="k", ls="--", lw=1, label="1/lr - 1/2 + C sqrt(2L)")
     if "wtv1" in tuple(h):
         w = np.asarray(h["wtv1"], dtype=np.float64)
