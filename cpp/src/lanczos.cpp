@@ -167,7 +167,7 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
         const Eigen::VectorXd diag = Eigen::Map<Eigen::VectorXd>(alpha_.data(), static_cast<Eigen::Index>(j));
         const Eigen::VectorXd sub = Eigen::Map<Eigen::VectorXd>(beta_.data(), static_cast<Eigen::Index>(j - 1));
         tri.computeFromTridiagonal(diag, sub, Eigen::ComputeEigenvectors);
-        const Eigen::Index idx = opt.largest ? static_cast<Eigen::Index>(j - 1) : 0;
+        const Eigen::Index idx = opt.which == Which::largest ? static_cast<Eigen::Index>(j - 1) : 0;
         const double theta = tri.eigenvalues()[idx];
         const double estimate = std::abs(b * tri.eigenvectors()(static_cast<Eigen::Index>(j - 1), idx));
         const bool converged = estimate <= opt.tol * std::max(std::abs(theta), 1e-3 * scale);

@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import analysis
 from ._version import __version__
 from .checkpoint import CheckpointError
+from .config import TrainConfig
 from .data import TARGETS, load_data, make_data, target_function
 from .objective import KERNELS, Objective
 from .params import INIT_SCHEMES, init_params, pack, predict, unpack, width_of
@@ -36,6 +37,7 @@ __all__ = [
     "Run",
     "History",
     "StepSize",
+    "TrainConfig",
     "CheckpointError",
     "make_data",
     "load_data",
