@@ -51,7 +51,9 @@ std::vector<HistoryColumn> make_columns() {
                        [](const RowContext& r) { return function_space(r).wtv1; }),
         int64_column("effective_knots", measured,
                      "knots inside the data range carrying >= 1% of its TV(1) (0 where not measured)",
-                     [](const RowContext& r) { return static_cast<std::int64_t>(function_space(r).effective_knots); }),
+                     [](const RowContext& r) {
+                         return static_cast<std::int64_t>(function_space(r).effective_knots);
+                     }),
         float64_column("time", every, "wall seconds since the run began",
                        [](const RowContext& r) { return r.time; }),
     };

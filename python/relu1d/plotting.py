@@ -61,7 +61,7 @@ def _title(what, n, width, lr, steps=None):
     return f"{what}\nn = {n}, width = {width}, lr = {lr:g}{tail}"
 
 
-def _f0(f0, run):
+def _f0(f0):
     from .data import target_function
 
     if f0 is None:
@@ -96,7 +96,7 @@ def plot_fit(run, *, f0=None, ax=None, label_knots: int = 6):
     from .analysis import effective_knots, knots, spline
 
     obj, theta, lr, _, steps = _resolve(run)
-    f0 = _f0(f0, run)
+    f0 = _f0(f0)
     fig, ax = _figure(ax, (6.4, 4.4))
     xs = obj._xs
     lo, hi = _plot_range(xs)
@@ -199,7 +199,8 @@ def plot_weight(run, *, ax=None):
         ax2.scatter(t, jumps, s=_knot_sizes(jumps), color="tab:red", alpha=0.7, label="|slope jump| at a knot")
         ax2.set_ylim(0, 1.08 * jumps.max())
     ax2.set_ylabel("|slope jump| at a knot", color="tab:red")
-    ax.set_xlim(lo, hi) if hi > lo else None
+    if hi > lo:
+        ax.set_xlim(lo, hi)
     ax.set_ylim(bottom=0)
     wtv1 = weighted_tv1(theta, obj)
     ax.set_title(_title(f"weight g and knots: weighted TV(1) = {wtv1:.4g}", obj.n, (theta.size - 1) // 3, lr,
