@@ -652,8 +652,8 @@ def test_history_columns_and_types():
     run = relu1d.train(obj, th0, lr=0.05, steps=60, record_every=6)
     h = run.history
     assert list(h) == ["step", "loss", "grad_norm", "lr", "knots", "sharpness", "sharpness_residual",
-                       "sharpness_products", "time"]
-    for k in ("step", "knots", "sharpness_products"):
+                       "sharpness_products", "wtv1", "effective_knots", "time"]
+    for k in ("step", "knots", "sharpness_products", "effective_knots"):
         assert h[k].dtype.kind == "i", k
     assert (np.diff(h["time"]) >= 0).all()
     assert ((h["knots"] >= 0) & (h["knots"] <= 10)).all()

@@ -3,6 +3,8 @@
 
 #include <limits>
 
+#include "relu1d/function_space.hpp"
+
 namespace relu1d {
 
 namespace {
@@ -15,6 +17,13 @@ HistoryColumn int64_column(std::string name, Filled filled, std::string descript
 HistoryColumn float64_column(std::string name, Filled filled, std::string description,
                              std::function<double(const RowContext&)> value) {
     return {std::move(name), ColumnType::float64, filled, std::move(description), nullptr, std::move(value)};
+}
+
+// Weighted TV(1) and effective knots at this row: one computation for both columns, the knots'
+// sort warm-started from the previous measurement (see FunctionSpaceTracker).
+FunctionSpaceStats function_space(const RowContext& r) {
+    thread_local FunctionSpaceTracker tracker;
+    return tracker(Params(r.theta(), r.kernel.dim()), r.kernel.data());
 }
 
 std::vector<HistoryColumn> make_columns() {
@@ -37,6 +46,14 @@ std::vector<HistoryColumn> make_columns() {
                        [](const RowContext& r) { return r.eigen->residuals[0]; }),
         int64_column("sharpness_products", measured, "Hessian-vector products the measurement used",
                      [](const RowContext& r) { return static_cast<std::int64_t>(r.eigen->products); }),
+        float64_column("wtv1", measured,
+                       "weighted TV(1): integral |f''| g, g the weight function of the training inputs",
+                       [](const RowContext& r) { return function_space(r).wtv1; }),
+        int64_column("effective_knots", measured,
+                     "knots inside the data range carrying >= 1% of its TV(1) (0 where not measured)",
+                     [](const RowContext& r) {
+                         return static_cast<std::int64_t>(function_space(r).effective_knots);
+                     }),
         float64_column("time", every, "wall seconds since the run began",
                        [](const RowContext& r) { return r.time; }),
     };

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'history_columns', 'theta_width']
+__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'theta_width', 'weighted_tv1']
 class LanczosOptions:
     """
     Options of the Lanczos eigensolver.
@@ -138,13 +138,38 @@ class Trainer:
     @property
     def theta(self) -> numpy.typing.NDArray[numpy.float64]:
         ...
+def effective_knots(x_sorted: typing.Any, theta: typing.Any, rel_tol: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> dict:
+    """
+    Knots strictly inside the data range carrying at least rel_tol of its TV(1).
+    """
+def function_space_track(x_sorted: typing.Any, thetas: typing.Any, rel_tol: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int64]]:
+    """
+    The along-a-run computation (warm-started sort, shared result) over the rows of thetas.
+    """
+def g_weight(x_sorted: typing.Any, t: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    The empirical weight g of the sample at the points t.
+    """
+def gram(x_sorted: typing.Any, theta: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    J J^T / n in the sorted order, O(n^2 + m log n).
+    """
 def history_columns() -> list:
     """
     The recorded history's columns in order: (name, dtype, filled, description) each, filled being 'every_row' or 'sharpness_rows'.
+    """
+def merged_knots(theta: typing.Any) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    Distinct knots (ascending) and their summed slope jumps; zero sums dropped.
     """
 def theta_width(length: typing.SupportsInt | typing.SupportsIndex) -> int:
     """
     The width m of a parameter vector of length 3m+1 (m >= 1), else ValueError.
     """
+def weighted_tv1(x_sorted: typing.Any, theta: typing.Any) -> float:
+    """
+    integral |f''| g over the sample's range.
+    """
+EFFECTIVE_KNOT_REL_TOL: float = 0.01
 KERNELS: tuple = ('fast', 'dense')
 STOP_REASONS: tuple = ('max_steps', 'converged', 'diverged', 'time')

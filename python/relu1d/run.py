@@ -206,6 +206,18 @@ class Run:
         return (f"Run(status={self.status!r}, steps={self.steps:,}, loss={self.final_loss:.4g}{sharp}, "
                 f"time={self.wall_time:.2f}s, n={self.objective.n}, width={self.width})")
 
+    def report(self, *, f0=None, x_test=None, y_test=None, interior=0.9, rel_tol=None):
+        """The stability report of the final parameters against the final step size.
+
+        See :func:`relu1d.analysis.stability_report` (the sharpness is measured again, warm-started
+        from the run's last eigenvector).
+        """
+        from .analysis import EFFECTIVE_KNOT_REL_TOL, stability_report
+
+        return stability_report(self.objective, self.theta, self.lr, f0=f0, x_test=x_test, y_test=y_test,
+                                interior=interior, rel_tol=EFFECTIVE_KNOT_REL_TOL if rel_tol is None else rel_tol,
+                                v0=self.eigvec, steps=self.steps, history=self.history)
+
     # -- export ----------------------------------------------------------------------------------
     def to_dataframe(self):
         """The history as a pandas DataFrame indexed by step (needs pandas)."""
