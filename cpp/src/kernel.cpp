@@ -68,10 +68,21 @@ void jvp_coefficients(std::size_t m, const double* __restrict w, const double* _
 
 }  // namespace
 
+const std::vector<std::string>& kernel_names() {
+    static const std::vector<std::string> names{"fast", "dense"};
+    return names;
+}
+
+const std::string& kernel_name(KernelKind kind) { return kernel_names().at(static_cast<std::size_t>(kind)); }
+
 KernelKind parse_kernel_kind(const std::string& name) {
-    if (name == "fast") return KernelKind::fast;
-    if (name == "dense") return KernelKind::dense;
-    throw std::invalid_argument("kernel: expected 'fast' or 'dense', got '" + name + "'");
+    const auto& names = kernel_names();
+    std::string known;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (names[i] == name) return static_cast<KernelKind>(i);
+        known += (i ? ", '" : "'") + names[i] + "'";
+    }
+    throw std::invalid_argument("kernel: expected one of " + known + ", got '" + name + "'");
 }
 
 std::unique_ptr<Kernel> make_kernel(KernelKind kind, std::shared_ptr<const SortedData> data, int threads) {

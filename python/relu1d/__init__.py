@@ -6,8 +6,10 @@ Parameters live in one float64 vector ``theta = [w(m), b(m), v(m), c]`` of lengt
 
 from __future__ import annotations
 
+from . import analysis
 from ._version import __version__
 from .checkpoint import CheckpointError
+from .config import TrainConfig
 from .data import TARGETS, load_data, make_data, target_function
 from .objective import KERNELS, Objective
 from .params import INIT_SCHEMES, init_params, pack, predict, unpack, width_of
@@ -18,6 +20,7 @@ from .train import resume, train
 
 __all__ = [
     "__version__",
+    "analysis",
     "Objective",
     "KERNELS",
     "INIT_SCHEMES",
@@ -34,6 +37,7 @@ __all__ = [
     "Run",
     "History",
     "StepSize",
+    "TrainConfig",
     "CheckpointError",
     "make_data",
     "load_data",

@@ -21,6 +21,10 @@ namespace relu1d {
 
 enum class KernelKind { fast, dense };
 
+// The kernels' names in KernelKind order ("fast", "dense"): the one list (Python's relu1d.KERNELS).
+const std::vector<std::string>& kernel_names();
+const std::string& kernel_name(KernelKind kind);
+// The kind of that name, or std::invalid_argument naming the argument `kernel`.
 KernelKind parse_kernel_kind(const std::string& name);
 
 class Kernel {
