@@ -130,6 +130,8 @@ def run_id(config: Mapping, seed: int = 0) -> str:
 def run_inputs(config: Mapping, *, seed: int = 0):
     """The data and initial parameters of one run, exactly as a sweep with this ``seed`` makes them.
 
+    ``config`` is a configuration or a row of a sweep's table (its other columns are ignored).
+
     Returns
     -------
     x, y : ndarray
@@ -144,7 +146,7 @@ def run_inputs(config: Mapping, *, seed: int = 0):
     from .datasets import make_regression
     from .params import init_params
 
-    cfg = canonical_config(config)
+    cfg = canonical_config(_config_of_row(config))
     seed = as_int(seed, "seed", minimum=0)
     data_key = {"data": {k: cfg[k] for k in _DATA_KEYS}}
     init_key = {"init": {k: cfg[k] for k in _INIT_KEYS}}
@@ -159,6 +161,13 @@ def run_inputs(config: Mapping, *, seed: int = 0):
                                distribution=cfg["distribution"], rng=data_ss, x_max=cfg["x_max"])
     theta0 = init_params(cfg["width"], rng=init_ss, scheme=cfg["init"], scale=cfg["init_scale"])
     return x, y, f0, theta0
+
+
+def _config_of_row(row: Mapping) -> dict:
+    """The configuration keys of a table row (a table's NaN stands for None)."""
+    if not isinstance(row, Mapping):
+        raise TypeError(f"config: expected a mapping, got {type(row).__name__}")
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items() if k in RUN_DEFAULTS}
 
 
 class _Grid:
