@@ -358,13 +358,14 @@ def _count_attempt(path) -> int:
 
 
 def _atomic_write_text(path, text: str) -> None:
+    """Write by renaming a complete temporary file over ``path``: a reader sees the old or the new
+    text, never a part. Not fsynced: a row lost in a crash is made again from the run's own file
+    (a finished checkpoint is summarised without training)."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", newline="") as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
