@@ -59,6 +59,17 @@ def test_dask_cluster_same_bits_as_threads_and_a_killed_worker_is_retried(tmp_pa
         killed_pid, killed_run = _kill_a_busy_worker(dask_out, worker_pids, sweeping)
         sweeping.join()
 
+        # the command line on the same scheduler
+        from relu1d.__main__ import main
+
+        grid_file = tmp_path / "grid.json"
+        grid_file.write_text('{"lr": [0.05, 0.1], "n": 10, "width": 4, "steps": 1000}')
+        assert main(["sweep", str(grid_file), "--out", str(tmp_path / "cli"), "--scheduler",
+                     cluster.scheduler_address]) == 0
+        cli_rows = _rows(relu1d.load_sweep(tmp_path / "cli"))
+        assert [row["status"] for row in cli_rows] == ["max_steps"] * 2
+        assert {int(row["worker"].rsplit(":", 1)[1]) for row in cli_rows} <= set(client.run(os.getpid).values())
+
     assert killed_pid is not None, "the sweep ended before a worker could be killed"
     rows = _rows(result["table"])
     assert [row["status"] for row in rows] == ["max_steps"] * 4
