@@ -26,6 +26,11 @@ class AnyNumberOfFeatures(relu1d.GDRegressor):
 
     _required_features = None
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True  # one column of multivariate test data explains little
+        return tags
+
 
 def test_check_estimator_fails_only_on_multivariate_input():
     """Every check GDRegressor fails feeds it more than one feature, which a univariate model
@@ -65,6 +70,15 @@ def test_check_estimator_passes_every_check_when_given_one_column():
     assert bad == []
     skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
     assert skipped <= {"check_array_api_input"}  # runs only with SCIPY_ARRAY_API=1; numpy-only model
+
+
+def test_random_state_forms():
+    x, y, _ = relu1d.make_regression(15, rng=0)
+    X = x.reshape(-1, 1)
+    fits = [relu1d.GDRegressor(width=5, steps=50, random_state=rs).fit(X, y).theta_
+            for rs in (3, np.random.default_rng(3), np.random.RandomState(3), None)]
+    np.testing.assert_array_equal(fits[0], fits[1])
+    assert fits[2].shape == fits[3].shape == (16,)
 
 
 def test_fit_predict_score_and_attributes():
