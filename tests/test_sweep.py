@@ -158,7 +158,7 @@ def test_rows_and_files(tmp_path):
         assert row["sharpness_ratio"] == row["sharpness"] / row["edge_of_stability"]
         f0 = relu1d.datasets.Target(row["target"])
         xs = run.objective.x_sorted
-        t = np.linspace(xs[0], xs[-1], 2001)
+        t = np.linspace(xs[0], xs[-1], 4001)
         assert row["mse_f0"] == np.mean((relu1d.predict(run.theta, t) - f0(t)) ** 2)
         assert 0 < row["mse_f0_interior"] and row["attempts"] == 1 and row["resumed_from"] == 0
         on_disk = json.loads((tmp_path / "runs" / (row["run_id"] + ".json")).read_text())
@@ -206,7 +206,8 @@ def test_stability_report_columns_when_analysis_is_available(monkeypatch, tmp_pa
 
         def to_dict(self):
             return {"weighted_tv1": 1.5, "bound": {"c1": 2.0, "c2": np.float64(3.0)}, "sharpness": -1.0,
-                    "effective_knots": [0.1, 0.2], "stable": True}
+                    "knot_positions": [0.1, 0.2], "stable": True,
+                    "bounds": [{"name": "1 + x_max", "C": 2.0}, {"name": "(1 + x_max)/2", "C": 1.5}]}
 
     def stability_report(objective, theta, lr, *, f0=None, x_test=None, y_test=None, interior=0.9):
         if lr > 0.1:
@@ -220,7 +221,9 @@ def test_stability_report_columns_when_analysis_is_available(monkeypatch, tmp_pa
     ok, bad = rows
     assert ok["weighted_tv1"] == 1.5 and ok["bound_c1"] == 2.0 and ok["bound_c2"] == 3.0 and ok["stable"] is True
     assert ok["report_sharpness"] == -1.0 and ok["sharpness"] > 0
-    assert "effective_knots" not in ok
+    assert "knot_positions" not in ok
+    assert (ok["bounds_0_name"], ok["bounds_0_C"], ok["bounds_1_name"], ok["bounds_1_C"]) == \
+        ("1 + x_max", 2.0, "(1 + x_max)/2", 1.5)
     assert bad["status"] == "max_steps" and bad["report_error"] == "RuntimeError: no report at this lr"
 
 

@@ -221,7 +221,7 @@ def expand_grid(grid) -> list:
 # ---------------------------------------------------------------------------------------------
 # One run
 
-def _mse_against(theta, f0, lo, hi, points=2001):
+def _mse_against(theta, f0, lo, hi, points=4001):
     """Mean of (f - f0)^2 over ``points`` evenly spaced points of [lo, hi] (~ the L2 mean on the interval)."""
     from .params import predict
 
@@ -245,15 +245,16 @@ def summarize(run, *, f0=None, interior: float = 0.9) -> dict:
     knots
         Neurons whose knot lies strictly inside the data (last recorded value).
     mse_f0, mse_f0_interior
-        With f0: mean of (f - f0)^2 over 2001 evenly spaced points of the data range [x_1, x_n]
+        With f0: mean of (f - f0)^2 over 4001 evenly spaced points of the data range [x_1, x_n]
         and of its central ``interior`` fraction.
     wall_time
         Training seconds (resumes included).
 
     When :mod:`relu1d.analysis` is importable, the fields of its
     ``stability_report(objective, theta, lr, f0=f0, interior=interior).to_dict()`` follow (nested
-    dicts flattened with "_", lists left out; a name already taken gets the prefix ``report_``;
-    an error there fills ``report_error`` instead of failing the row).
+    dicts and lists of dicts flattened with "_": ``bounds_0_C``; lists of numbers left out; a name
+    already taken gets the prefix ``report_``; an error there fills ``report_error`` instead of
+    failing the row).
     """
     from .spectrum import sharpness
 
@@ -298,11 +299,16 @@ def _report_columns(run, f0, interior) -> dict:
 
 
 def _flatten(d: Mapping, prefix: str = "") -> dict:
+    """Scalar fields of a nested dict: ``{"a": {"b": 1}, "c": [{"x": 2}]}`` -> ``a_b``, ``c_0_x``.
+    Lists of numbers (knot positions, ...) are left out: a row holds one value per column."""
     out = {}
     for key, value in d.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             out.update(_flatten(value, name + "_"))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+            for i, item in enumerate(value):
+                out.update(_flatten(item, f"{name}_{i}_"))
         elif isinstance(value, np.generic):
             out[name] = value.item()
         elif value is None or isinstance(value, (str, bool, numbers.Number)):
