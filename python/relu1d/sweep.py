@@ -150,11 +150,7 @@ def run_inputs(config: Mapping, *, seed: int = 0):
     seed = as_int(seed, "seed", minimum=0)
     data_key = {"data": {k: cfg[k] for k in _DATA_KEYS}}
     init_key = {"init": {k: cfg[k] for k in _INIT_KEYS}}
-    for key in _DATA_KEYS + _INIT_KEYS:
-        if key in ("n", "width", "seed") and not (isinstance(cfg[key], int) and not isinstance(cfg[key], bool)):
-            raise TypeError(f"{key}: expected an integer, got {type(cfg[key]).__name__}")
-    if cfg["seed"] < 0:
-        raise ValueError(f"seed: must be >= 0, got {cfg['seed']}")
+    as_int(cfg["seed"], "seed", minimum=0)  # n, width and the rest are checked where they are used
     data_ss = np.random.SeedSequence([seed, *_digest_words(data_key)])
     init_ss = np.random.SeedSequence([seed, *_digest_words(init_key)])
     x, y, f0 = make_regression(cfg["n"], target=cfg["target"], sigma=cfg["sigma"],
