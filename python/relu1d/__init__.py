@@ -6,8 +6,10 @@ Parameters live in one float64 vector ``theta = [w(m), b(m), v(m), c]`` of lengt
 
 from __future__ import annotations
 
+from . import analysis
 from ._version import __version__
 from .checkpoint import CheckpointError
+from .config import TrainConfig
 from .data import TARGETS, load_data, make_data, target_function
 from .datasets import DISTRIBUTIONS, make_regression
 from .objective import KERNELS, Objective
@@ -20,6 +22,7 @@ from .train import resume, train
 
 __all__ = [
     "__version__",
+    "analysis",
     "Objective",
     "KERNELS",
     "INIT_SCHEMES",
@@ -36,6 +39,7 @@ __all__ = [
     "Run",
     "History",
     "StepSize",
+    "TrainConfig",
     "CheckpointError",
     "make_data",
     "load_data",
