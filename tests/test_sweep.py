@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 import relu1d
-from relu1d.sweep import (RUN_DEFAULTS, _Grid, canonical_config, expand_grid, load_sweep, run_config, run_id, run_inputs,
-                          summarize, sweep)
+from relu1d.sweep import (RUN_DEFAULTS, _Grid, canonical_config, expand_grid, load_sweep, run_config, run_id,
+                          run_inputs, summarize, sweep)
 
 GRID = {"lr": [0.05, 0.2], "n": [12, 20], "width": 8, "steps": 1500, "seed": [0, 1]}
 
