@@ -1,5 +1,4 @@
-"""Command line (python -m relu1d / the relu1d console script): train, resume, info, errors; and the
-Run exports (pandas DataFrame, matplotlib plot)."""
+"""Command line (python -m relu1d / the relu1d console script): train, resume, info, errors."""
 
 from __future__ import annotations
 
@@ -190,66 +189,6 @@ def test_main_sharpness_off(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------------------------
-# Exports
-
-@pytest.fixture(scope="module")
-def short_run():
-    x, y = relu1d.make_data(20, rng=0)
-    return relu1d.train(relu1d.Objective(x, y), relu1d.init_params(5, rng=1), lr=0.05, steps=300,
-                        record_every=10, sharpness_every=30)
-
-
-def test_to_dataframe(short_run):
-    pd = pytest.importorskip("pandas")
-    df = short_run.to_dataframe()
-    assert isinstance(df, pd.DataFrame)
-    assert df.index.name == "step"
-    np.testing.assert_array_equal(df.index.to_numpy(), short_run.history["step"])
-    assert list(df.columns) == [k for k in short_run.history if k != "step"]
-    np.testing.assert_array_equal(df["loss"].to_numpy(), short_run.history["loss"])
-    assert df["sharpness"].notna().sum() == 11  # every 30 steps, and the final step
-
-
-def test_plot(short_run):
-    mpl = pytest.importorskip("matplotlib")
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ax_loss, ax_sharp = short_run.plot()
-    try:
-        assert ax_loss.get_xlabel() == "step" and ax_sharp.get_xlabel() == "step"
-        line = ax_loss.get_lines()[0]
-        np.testing.assert_array_equal(line.get_xdata(), short_run.history["step"])
-        np.testing.assert_array_equal(line.get_ydata(), short_run.history["loss"])
-        sharp, edge = ax_sharp.get_lines()[:2]
-        assert len(sharp.get_xdata()) == 11
-        np.testing.assert_allclose(edge.get_ydata(), 2.0 / short_run.history["lr"])
-        # given axes are used
-        fig, axes = plt.subplots(1, 2)
-        assert tuple(short_run.plot(axes=axes)) == tuple(axes)
-        plt.close(fig)
-    finally:
-        plt.close("all")
-
-
-def test_exports_without_optional_packages(short_run, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name.split(".")[0] in ("pandas", "matplotlib"):
-            raise ImportError(f"no {name}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match="pandas"):
-        short_run.to_dataframe()
-    with pytest.raises(ImportError, match="matplotlib"):
-        short_run.plot()
-
-
-# ---------------------------------------------------------------------------------------------
 # Usage errors: one line on stderr, nothing on stdout, no traceback, exit status 2
 
 @pytest.mark.parametrize("argv, needle", [
@@ -434,31 +373,3 @@ def test_subcommands_register_through_add_parser():
     assert {"train", "resume", "info"} <= set(sub.choices)
     for name, p in sub.choices.items():
         assert callable(p.get_default("func")), name
-
-
-# ---------------------------------------------------------------------------------------------
-# Run.plot: nothing clipped, a title, a log-scale step axis
-
-def test_plot_layout_title_and_log_steps(short_run, tmp_path):
-    mpl = pytest.importorskip("matplotlib")
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
-    try:
-        ax_loss, ax_sharp = short_run.plot(log_steps=True)
-        fig = ax_loss.figure
-        assert type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
-        title = fig.get_suptitle()
-        assert "n = 20" in title and "width 5" in title and "lr 0.05" in title
-        assert ax_loss.get_xscale() == ax_sharp.get_xscale() == "symlog"
-        fig.savefig(tmp_path / "p.png")
-        renderer = fig.canvas.get_renderer()
-        box = fig.bbox
-        for ax in (ax_loss, ax_sharp):
-            for label in (ax.xaxis.label, ax.yaxis.label):
-                ext = label.get_window_extent(renderer)
-                assert box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1, \
-                    label.get_text()
-        assert short_run.plot()[0].get_xscale() == "linear"
-    finally:
-        plt.close("all")

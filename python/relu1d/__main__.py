@@ -1,4 +1,5 @@
-"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``, ``relu1d --version``.
+"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``, ``relu1d report PATH``,
+``relu1d plot PATH --out FILE``, ``relu1d sweep GRID.json --out DIR``, ``relu1d --version``.
 
 Each subcommand is registered by a function ``add_parser(subparsers)`` listed in ``SUBCOMMANDS``:
 it adds its parser and sets ``func`` (parsed arguments -> exit status). Errors are handled here,
@@ -18,10 +19,28 @@ from ._version import __version__
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
+
+
+def _add_analysis_parsers(subparsers) -> None:
+    from ._cli_analysis import COMMANDS, add_subcommands, run_command
+
+    add_subcommands(subparsers)
+    for name in COMMANDS:
+        subparsers.choices[name].set_defaults(func=run_command)
+
+
+def _add_sweep_parser(subparsers) -> None:
+    from ._cli_sweep import add_sweep_parser, run_sweep_command
+
+    add_sweep_parser(subparsers).set_defaults(func=run_sweep_command)
+
+
 SUBCOMMANDS = (
     _cli.add_train_parser,
     _cli.add_resume_parser,
     _cli.add_info_parser,
+    _add_analysis_parsers,
+    _add_sweep_parser,
 )
 
 

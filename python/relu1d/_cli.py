@@ -176,7 +176,7 @@ def _add_checkpoint_options(p) -> None:
 
 
 def add_train_parser(subparsers) -> None:
-    from .data import TARGETS
+    from .datasets import DISTRIBUTIONS, TARGETS
     from .params import INIT_SCHEMES
 
     t = subparsers.add_parser("train", help="train a network (default data: noisy samples of a BV(1) target "
@@ -185,8 +185,12 @@ def add_train_parser(subparsers) -> None:
     t.add_argument("--n", type=count(1), default=30, help="points of the built-in data (default 30)")
     t.add_argument("--sigma", type=real(nonnegative=True), default=0.3,
                    help="noise level of the built-in data (default 0.3)")
+    # -- built-in data: relu1d.datasets.make_regression --
     t.add_argument("--target", default="hat", choices=sorted(TARGETS), help="target of the built-in data "
                    "(default hat)")
+    t.add_argument("--distribution", default="uniform", choices=DISTRIBUTIONS,
+                   help="inputs of the built-in data (default uniform)")
+    # -- end of built-in data --
     t.add_argument("--width", type=count(1), default=100, help="hidden neurons m (default 100)")
     t.add_argument("--lr", type=schedule, default=0.05, metavar="LR",
                    help="step size (default 0.05; edge of stability 2/lr), or a schedule START:LR,... "
@@ -227,8 +231,10 @@ def run_train(args) -> int:
         x, y = relu1d.load_data(args.data)
         source = args.data
     else:
-        x, y = relu1d.make_data(args.n, sigma=args.sigma, target=args.target, rng=args.seed)
-        source = f"built-in: n={args.n}, target={args.target}, sigma={args.sigma:g}, x in [-1, 1]"
+        x, y, _ = relu1d.make_regression(args.n, sigma=args.sigma, target=args.target,
+                                         distribution=args.distribution, rng=args.seed)
+        source = (f"built-in: n={args.n}, target={args.target}, sigma={args.sigma:g}, "
+                  f"{args.distribution} x in [-1, 1]")
     objective = relu1d.Objective(x, y, kernel=args.kernel, threads=args.threads)
     theta0 = relu1d.init_params(args.width, rng=np.random.default_rng([args.seed, 1]), scheme=args.init)
     say(f"data      {source}")

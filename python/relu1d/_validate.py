@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from . import _core
+
 INT64_MAX = 2**63 - 1
 
 
@@ -54,14 +56,21 @@ def as_vector(value, name: str, *, length: int | None = None, allow_empty: bool 
 
 
 def as_theta(theta, name: str = "theta", *, width: int | None = None) -> np.ndarray:
-    """A parameter vector [w(m), b(m), v(m), c] of length 3m+1 (for the given width if any)."""
+    """A parameter vector [w(m), b(m), v(m), c] of length 3m+1 (for the given width if any).
+
+    The one check of theta in the package; its length rule and message come from the compiled
+    core (``theta_width``), which applies the same check to what reaches it.
+    """
     arr = as_vector(theta, name)
     if width is not None:
         if arr.size != 3 * width + 1:
             raise ValueError(f"{name}: expected length 3*m+1 = {3 * width + 1} for width m = {width}, "
                              f"got {arr.size}")
-    elif (arr.size - 1) % 3 != 0 or arr.size < 4:
-        raise ValueError(f"{name}: length must be 3*m+1 for some width m >= 1, got {arr.size}")
+    else:
+        try:
+            _core.theta_width(arr.size)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("theta:", f"{name}:", 1)) from None
     return arr
 
 
@@ -145,16 +154,17 @@ def as_output_path(path, name: str) -> str:
     return path
 
 
-# -- checkpoint contents ------------------------------------------------------------------------
-# A run file is user input like any other: each stored field is checked by the same rules as the
-# argument it came from, and a bad one is reported by its name (e.g. "config.clip: must be > 0").
-# Each check takes (value, name) and returns the value, or raises TypeError/ValueError naming it.
+# -- field tables -------------------------------------------------------------------------------
+# Stored data (a run file's metadata) is user input like any other: a table maps each field to a
+# check(value, name) that returns the value or raises TypeError/ValueError naming the field.
 
-def _optional(check):
+def optional(check):
+    """A check that also accepts None."""
     return lambda value, name: None if value is None else check(value, name)
 
 
-def _choice(options):
+def choice(options):
+    """A check that the value is one of ``options``."""
     def check(value, name):
         if value not in options:
             raise ValueError(f"{name}: expected one of {list(options)}, got {value!r}")
@@ -162,57 +172,11 @@ def _choice(options):
     return check
 
 
-def _real(value, name):
+def real(value, name):
     """Any real number, NaN and inf included (e.g. a final loss that overflowed)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
     return float(value)
-
-
-def _schedule(value, name):
-    from .schedule import StepSize
-
-    if not isinstance(value, list) or not all(isinstance(p, list) and len(p) == 2 for p in value):
-        raise TypeError(f"{name}: expected a list of [start_step, lr] pairs, got {value!r}")
-    try:
-        return StepSize([tuple(p) for p in value]).to_json()
-    except (TypeError, ValueError) as exc:
-        msg = str(exc)
-        raise type(exc)(f"{name}: {msg[4:] if msg.startswith('lr: ') else msg}") from None
-
-
-def _stored_threads(value, name):
-    # results never depend on the thread count: a run saved on a larger machine loads with fewer
-    return min(as_int(value, name, minimum=1), max_threads())
-
-
-TRAIN_CONFIG_FIELDS = {
-    "lr": _optional(_schedule),  # None: a callable step size (not saved)
-    "clip": _optional(lambda v, n: as_float(v, n, positive=True)),
-    "record_every": lambda v, n: as_int(v, n, minimum=1),
-    "sharpness_every": lambda v, n: as_int(v, n, minimum=0),
-    "grad_tol": lambda v, n: as_float(v, n, nonnegative=True),
-    "loss_tol": lambda v, n: as_float(v, n, nonnegative=True),
-    "max_loss": lambda v, n: as_float(v, n, positive=True),
-    "sharpness_tol": lambda v, n: as_float(v, n, positive=True),
-    "sharpness_max_iter": lambda v, n: as_int(v, n, minimum=1),
-    "kernel": _choice(("fast", "dense")),
-    "threads": _optional(_stored_threads),
-}
-TRAIN_CONFIG_REQUIRED = ("lr", "clip", "record_every", "sharpness_every", "grad_tol", "loss_tol", "max_loss",
-                         "sharpness_tol", "sharpness_max_iter")
-
-RUN_META_FIELDS = {
-    "steps": lambda v, n: as_int(v, n, minimum=0),
-    "status": _choice(("max_steps", "converged", "diverged", "interrupted", "stopped")),
-    "wall_time": lambda v, n: as_float(v, n, nonnegative=True),
-    "sharpness_time": lambda v, n: as_float(v, n, nonnegative=True),
-    "core_time": lambda v, n: as_float(v, n, nonnegative=True),
-    "final_loss": _real,
-    "final_grad_norm": _real,
-    "diverged_loss": _optional(_real),
-}
-RUN_META_REQUIRED = ("steps", "status", "config")
 
 
 def check_fields(table: dict, values, *, prefix: str = "", required=()) -> dict:

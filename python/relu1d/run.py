@@ -4,20 +4,44 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
+from . import _core
+from ._validate import as_float, as_int, as_theta, as_vector, check_fields, choice, max_threads, optional, real
 from ._version import __version__
-from ._validate import (RUN_META_FIELDS, RUN_META_REQUIRED, TRAIN_CONFIG_FIELDS, TRAIN_CONFIG_REQUIRED, as_theta,
-                        as_vector, check_fields)
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .config import TrainConfig
 
-__all__ = ["Run", "History", "STATUSES", "HISTORY_KEYS"]
+__all__ = ["Run", "History", "HistoryColumn", "HISTORY_COLUMNS", "HISTORY_KEYS", "STATUSES"]
 
-STATUSES = ("max_steps", "converged", "diverged", "interrupted", "stopped")
-HISTORY_KEYS = ("step", "loss", "grad_norm", "lr", "knots", "sharpness", "sharpness_residual",
-                "sharpness_products", "time")
-_INT_KEYS = ("step", "knots", "sharpness_products")
+#: A run's status: how the compiled loop stopped (its stop reasons but "time", which only ends a
+#: chunk) or why the driver did ("interrupted": Ctrl-C, "stopped": the callback asked).
+STATUSES = tuple(r for r in _core.STOP_REASONS if r != "time") + ("interrupted", "stopped")
+
+
+class HistoryColumn(NamedTuple):
+    """One recorded column, as the compiled trainer's column table defines it."""
+
+    name: str
+    dtype: str        #: "int64" or "float64"
+    filled: str       #: "every_row", or "sharpness_rows" (elsewhere NaN, or 0 in an int64 column)
+    description: str
+
+
+#: The history's columns in order, from the compiled core's table (the one definition).
+HISTORY_COLUMNS = tuple(HistoryColumn(*c) for c in _core.history_columns())
+HISTORY_KEYS = tuple(c.name for c in HISTORY_COLUMNS)
+_DTYPES = {c.name: np.dtype(c.dtype) for c in HISTORY_COLUMNS}
+# The columns of format version 1 files: a file lacking a later column reads it as not recorded.
+_V1_KEYS = ("step", "loss", "grad_norm", "lr", "knots", "sharpness", "sharpness_residual", "sharpness_products",
+            "time")
+
+
+def _not_recorded(key: str, rows: int) -> np.ndarray:
+    """A column absent from an older file: NaN (float64) or -1 (int64) on every row."""
+    return np.full(rows, np.nan if _DTYPES[key].kind == "f" else -1, dtype=_DTYPES[key])
 
 
 class History(Mapping):
@@ -28,11 +52,10 @@ class History(Mapping):
     step of each call of ``train`` or ``resume`` (so the last row is the run's final step, unless
     the run was interrupted by Ctrl-C, which returns at once).
 
-    Columns: ``step``; ``loss`` (L at that step, before the update); ``grad_norm``; ``lr``;
-    ``knots`` (neurons whose knot separates the data); ``sharpness`` (top Hessian eigenvalue, NaN
-    where not measured); ``sharpness_residual`` (||H q - lambda q||); ``sharpness_products``
-    (Hessian-vector products spent); ``time`` (wall seconds since the run began).
+    Columns (see :data:`HISTORY_COLUMNS`):
     """
+
+    __doc__ = __doc__ + "".join(f"\n    ``{c.name}`` ({c.dtype}): {c.description}." for c in HISTORY_COLUMNS)
 
     def __init__(self, columns: dict | None = None):
         self._chunks = []
@@ -48,8 +71,7 @@ class History(Mapping):
     def _columns(self) -> dict:
         if self._cache is None:
             if not self._chunks:
-                self._cache = {k: np.empty(0, dtype=np.int64 if k in _INT_KEYS else np.float64)
-                               for k in HISTORY_KEYS}
+                self._cache = {k: np.empty(0, dtype=_DTYPES[k]) for k in HISTORY_KEYS}
             else:
                 self._cache = {k: np.concatenate([c[k] for c in self._chunks]) for k in HISTORY_KEYS}
                 self._chunks = [self._cache]
@@ -122,8 +144,9 @@ class Run:
         Recorded rows (see :class:`History`).
     objective : Objective
         The data and kernel.
-    config : dict
-        Training options (step size schedule, clipping, intervals, tolerances).
+    config : TrainConfig
+        Training options (step size schedule, clipping, intervals, tolerances, kernel, threads); a
+        mapping of the same fields is converted.
     eigvec : ndarray or None
         Last top Hessian eigenvector (the warm start of the next sharpness measurement).
     wall_time : float
@@ -144,7 +167,7 @@ class Run:
         self.steps = int(steps)
         self.status = status
         self.history = history
-        self.config = config
+        self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
         self.eigvec = eigvec
         self.wall_time = float(wall_time)
         self.final_loss = float(final_loss)
@@ -165,7 +188,7 @@ class Run:
         lr = self.history.last("lr", default=np.nan)
         if np.isfinite(lr):
             return float(lr)
-        sched = self.config.get("lr")
+        sched = self.config.lr
         return float(sched[-1][1]) if sched else float("nan")
 
     @property
@@ -202,6 +225,18 @@ class Run:
                  if np.isfinite(self.sharpness) else "")
         return (f"Run(status={self.status!r}, steps={self.steps:,}, loss={self.final_loss:.4g}{sharp}, "
                 f"time={self.wall_time:.2f}s, n={self.objective.n}, width={self.width})")
+
+    def report(self, *, f0=None, x_test=None, y_test=None, interior=0.9, rel_tol=None):
+        """The stability report of the final parameters against the final step size.
+
+        See :func:`relu1d.analysis.stability_report` (the sharpness is measured again, warm-started
+        from the run's last eigenvector).
+        """
+        from .analysis import EFFECTIVE_KNOT_REL_TOL, stability_report
+
+        return stability_report(self.objective, self.theta, self.lr, f0=f0, x_test=x_test, y_test=y_test,
+                                interior=interior, rel_tol=EFFECTIVE_KNOT_REL_TOL if rel_tol is None else rel_tol,
+                                v0=self.eigvec, steps=self.steps, history=self.history)
 
     # -- export ----------------------------------------------------------------------------------
     def to_dataframe(self):
@@ -263,7 +298,8 @@ class Run:
                   "eigvec": self.eigvec if self.eigvec is not None else np.empty(0)}
         for k in HISTORY_KEYS:
             arrays["history_" + k] = self.history[k]
-        meta = {"steps": self.steps, "status": self.status, "config": self.config, "wall_time": self.wall_time,
+        meta = {"steps": self.steps, "status": self.status, "config": self.config.to_dict(),
+                "wall_time": self.wall_time,
                 "final_loss": self.final_loss, "final_grad_norm": self.final_grad_norm,
                 "diverged_loss": self.diverged_loss, "sharpness_time": self.sharpness_time,
                 "core_time": self.core_time, "version": __version__,
@@ -281,17 +317,15 @@ class Run:
         from .objective import Objective
 
         arrays, meta = read_checkpoint(path)
-        need = ["theta", "theta0", "x", "y", "eigvec"] + ["history_" + k for k in HISTORY_KEYS]
+        need = ["theta", "theta0", "x", "y", "eigvec"] + ["history_" + k for k in _V1_KEYS]
         missing = [k for k in need if k not in arrays]
         if missing:
             raise CheckpointError(f"path: {path} lacks {missing}: truncated or not a relu1d run file")
         try:
-            fields = check_fields(RUN_META_FIELDS, meta, required=RUN_META_REQUIRED)
-            config = dict(meta["config"], **check_fields(TRAIN_CONFIG_FIELDS, meta["config"], prefix="config.",
-                                                          required=TRAIN_CONFIG_REQUIRED))
+            fields = check_fields(RUN_META_FIELDS, meta, required=("steps", "status", "config"))
+            config = _checked_config(meta["config"])
             theta, theta0, eigvec, history = _checked_arrays(arrays, fields["steps"])
-            objective = Objective(arrays["x"], arrays["y"], kernel=config.get("kernel", "fast"),
-                                  threads=config.get("threads"))
+            objective = Objective(arrays["x"], arrays["y"], kernel=config.kernel, threads=config.threads)
             return cls(objective=objective, theta=theta, theta0=theta0, steps=fields["steps"],
                        status=fields["status"], history=history, config=config, eigvec=eigvec,
                        wall_time=fields.get("wall_time", 0.0), final_loss=fields.get("final_loss", np.nan),
@@ -302,27 +336,60 @@ class Run:
             raise CheckpointError(f"path: {path} is corrupt ({exc})") from None
 
 
+def _checked_config(stored) -> TrainConfig:
+    """The stored configuration, checked by :class:`TrainConfig`; messages name ``config.<field>``."""
+    if not isinstance(stored, dict):
+        raise TypeError(f"config: expected a mapping, got {type(stored).__name__}")
+    threads = stored.get("threads")
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > max_threads():
+        # results never depend on the thread count: a run saved on a larger machine loads with fewer
+        stored = dict(stored, threads=max_threads())
+    try:
+        return TrainConfig.from_dict(stored)
+    except (TypeError, ValueError) as exc:
+        msg = str(exc)
+        raise type(exc)(msg if msg.startswith("config") else "config." + msg) from None
+
+
 def _checked_arrays(arrays: dict, steps: int):
     """theta, theta0, eigvec (or None) and the History of a run file, each checked like user input;
-    ValueError/TypeError naming the array otherwise."""
+    ValueError/TypeError naming the array otherwise. Columns that an older file lacks read as not
+    recorded."""
     theta = as_theta(arrays["theta"], "theta")
     theta0 = as_theta(arrays["theta0"], "theta0", width=(theta.size - 1) // 3)
     eigvec = arrays["eigvec"]
     eigvec = as_vector(eigvec, "eigvec", length=theta.size) if eigvec.size else None
-    columns = {}
+    saved = {}
     for k in HISTORY_KEYS:
-        col = arrays["history_" + k]
         name = "history_" + k
+        if name not in arrays:
+            continue
+        col = arrays[name]
         if col.ndim != 1:
             raise ValueError(f"{name}: expected a 1-D array, got shape {col.shape}")
-        want = "i" if k in _INT_KEYS else "f"
-        if col.dtype.kind != want or col.dtype.itemsize != 8:
-            raise TypeError(f"{name}: expected dtype {'int64' if want == 'i' else 'float64'}, got {col.dtype}")
-        columns[k] = col
-    lengths = {k: len(c) for k, c in columns.items()}
+        if col.dtype != _DTYPES[k]:
+            raise TypeError(f"{name}: expected dtype {_DTYPES[k]}, got {col.dtype}")
+        saved[k] = col
+    lengths = {k: len(c) for k, c in saved.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"history columns have different lengths: {lengths}")
+    rows = len(saved["step"])
+    columns = {k: saved[k] if k in saved else _not_recorded(k, rows) for k in HISTORY_KEYS}
     step = columns["step"]
     if step.size and (step[0] < 0 or step[-1] > steps or np.any(np.diff(step) <= 0)):
         raise ValueError(f"history_step: expected increasing steps in [0, steps = {steps}]")
     return theta, theta0, eigvec, History(columns)
+
+
+#: The run file's metadata fields besides the configuration, each checked like the argument it
+#: came from (field -> check(value, name), see :func:`relu1d._validate.check_fields`).
+RUN_META_FIELDS = {
+    "steps": lambda v, n: as_int(v, n, minimum=0),
+    "status": choice(STATUSES),
+    "wall_time": lambda v, n: as_float(v, n, nonnegative=True),
+    "sharpness_time": lambda v, n: as_float(v, n, nonnegative=True),
+    "core_time": lambda v, n: as_float(v, n, nonnegative=True),
+    "final_loss": real,
+    "final_grad_norm": real,
+    "diverged_loss": optional(real),
+}

@@ -17,7 +17,8 @@ import numpy as np
 from . import _core
 from ._validate import INT64_MAX, as_float, as_int, as_output_path, as_theta, as_threads
 from .checkpoint import CheckpointWarning
-from .objective import check_objective
+from .config import TrainConfig
+from .objective import check_objective, compiled_objective
 from .run import History, Run
 from .schedule import StepSize
 
@@ -105,22 +106,13 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
         sharpness_every = min(10 * record_every, INT64_MAX)
     sharpness_every = as_int(sharpness_every, "sharpness_every", minimum=0)
     if threads is not None and as_threads(threads) != (obj.threads or 0):
-        obj = obj.with_kernel(obj.kernel, threads=threads)
+        obj = obj.with_kernel(obj.kernel, threads=threads)  # shares the sorted data
     if max_loss is None:
         max_loss = _default_max_loss(obj, theta0)
-    config = {
-        "lr": schedule.to_json(),
-        "clip": None if clip is None else as_float(clip, "clip", positive=True),
-        "record_every": record_every,
-        "sharpness_every": sharpness_every,
-        "grad_tol": as_float(grad_tol, "grad_tol", nonnegative=True),
-        "loss_tol": as_float(loss_tol, "loss_tol", nonnegative=True),
-        "max_loss": as_float(max_loss, "max_loss", positive=True),
-        "sharpness_tol": as_float(sharpness_tol, "sharpness_tol", positive=True),
-        "sharpness_max_iter": as_int(sharpness_max_iter, "sharpness_max_iter", minimum=1),
-        "kernel": obj.kernel,
-        "threads": obj.threads,
-    }
+    config = TrainConfig(lr=schedule.to_json(), clip=clip, record_every=record_every,
+                         sharpness_every=sharpness_every, grad_tol=grad_tol, loss_tol=loss_tol, max_loss=max_loss,
+                         sharpness_tol=sharpness_tol, sharpness_max_iter=sharpness_max_iter, kernel=obj.kernel,
+                         threads=obj.threads)
     run = Run(objective=obj, theta=theta0.copy(), theta0=theta0.copy(), steps=0, status="max_steps",
               history=History(), config=config, eigvec=None, wall_time=0.0)
     return _drive(run, schedule, steps, progress=progress, checkpoint=checkpoint,
@@ -139,11 +131,11 @@ def resume(path, *, steps, lr=None, progress=None, checkpoint=None, checkpoint_e
     steps = as_int(steps, "steps", minimum=0, maximum=INT64_MAX - run.steps)
     if lr is not None:
         schedule = StepSize(lr)
-        run.config["lr"] = schedule.to_json()
-    elif run.config.get("lr") is None:
+        run.config = run.config.replace(lr=schedule.to_json())
+    elif run.config.lr is None:
         raise ValueError("lr: this run used a callable step size, which is not saved; pass lr= to resume")
     else:
-        schedule = StepSize([tuple(p) for p in run.config["lr"]])
+        schedule = StepSize([tuple(p) for p in run.config.lr])
     run.status = "max_steps"
     run.diverged_loss = None
     return _drive(run, schedule, steps, progress=progress, checkpoint=path if checkpoint is None else checkpoint,
@@ -171,7 +163,6 @@ def _interval(value, name, *, default):
 
 def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, checkpoint_every,
            checkpoint_seconds, callback) -> Run:
-    cfg = run.config
     if checkpoint is not None:
         checkpoint = as_output_path(checkpoint, "checkpoint")
     if checkpoint_every is not None:
@@ -183,14 +174,14 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
     if callback is not None and not callable(callback):
         raise TypeError("callback: expected a callable taking the Run")
 
-    trainer = _core.Trainer(run.objective._core, run.theta, run.steps, run.eigvec)
+    trainer = _core.Trainer(compiled_objective(run.objective), run.theta, run.steps, run.eigvec,
+                            run.config.train_options())
     start, end = run.steps, run.steps + steps
     planner = ChunkPlanner(_CHUNK_SECONDS)
     bar = _progress_bar(progress, steps)
     t_begin, wall0, sharp0, core0 = time.perf_counter(), run.wall_time, run.sharpness_time, run.core_time
     core_seconds = 0.0  # time inside the compiled loop (the rest is the Python driver)
     last_save_time, last_save_step = t_begin, start
-    clip = cfg["clip"] or 0.0
 
     def sync():
         run.theta = trainer.theta
@@ -216,10 +207,8 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                 before = trainer.step
                 t_call = time.perf_counter()
                 try:
-                    reason, records = trainer.run(
-                        chunk, starts, values, clip, cfg["record_every"], cfg["sharpness_every"], cfg["grad_tol"],
-                        cfg["loss_tol"], cfg["max_loss"], cfg["sharpness_tol"], cfg["sharpness_max_iter"],
-                        _CHUNK_SECONDS, wall0 + (time.perf_counter() - t_begin))
+                    reason, records = trainer.run(chunk, starts, values, _CHUNK_SECONDS,
+                                                  wall0 + (time.perf_counter() - t_begin))
                 except Exception:  # e.g. the system refused a thread: keep the run as of the last chunk
                     _save_before_raise(run, checkpoint)
                     raise
@@ -256,7 +245,7 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                 due_steps = checkpoint_every and trainer.step - last_save_step >= checkpoint_every
                 due_time = checkpoint_seconds and now - last_save_time >= checkpoint_seconds
                 if checkpoint and (due_steps or due_time) and trainer.step < end:
-                    _finish(run)
+                    _finish(run, trainer)
                     _save(run, checkpoint)
                     last_save_time, last_save_step = now, trainer.step
         except KeyboardInterrupt:  # raised outside our handler (e.g. not the main thread)
@@ -266,8 +255,8 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
             if bar is not None:
                 bar.close()
     if run.status != "interrupted":  # after Ctrl-C: return at once
-        _record_final_row(run, schedule, measure=cfg["sharpness_every"] > 0)
-    _finish(run)
+        _record_final_row(run, schedule, measure=run.config.sharpness_every > 0)
+    _finish(run, trainer)
     if checkpoint:
         _save(run, checkpoint, final=True)
     return run
@@ -310,7 +299,7 @@ def _save_before_raise(run: Run, checkpoint) -> None:
     completed chunk, then let the exception propagate."""
     if checkpoint:
         run.status = "stopped"
-        _finish(run)
+        _finish(run)  # from the objective: the trainer may have stopped mid-step
         _save(run, checkpoint, final=True)
 
 
@@ -330,10 +319,12 @@ def _record_final_row(run: Run, schedule: StepSize, *, measure: bool) -> None:
     except Exception:  # a callable lr that fails beyond the run: no row rather than no run
         return
     cfg = run.config
-    probe = _core.Trainer(run.objective._core, run.theta, run.steps, run.eigvec)
     # grad_tol = the largest float: the probe stops ("converged") right after recording, before a step
-    _, records = probe.run(1, starts, values, 0.0, 1, 1 if measure else 0, float(np.finfo(np.float64).max), 0.0,
-                           0.0, cfg["sharpness_tol"], cfg["sharpness_max_iter"], 0.0, run.wall_time)
+    options = _core.TrainOptions(clip=0.0, record_every=1, sharpness_every=1 if measure else 0,
+                                 grad_tol=float(np.finfo(np.float64).max), loss_tol=0.0, max_loss=0.0,
+                                 sharpness_tol=cfg.sharpness_tol, sharpness_max_iter=cfg.sharpness_max_iter)
+    probe = _core.Trainer(compiled_objective(run.objective), run.theta, run.steps, run.eigvec, options)
+    _, records = probe.run(1, starts, values, 0.0, run.wall_time)
     if not len(records["step"]) or records["step"][0] != run.steps:
         return
     if have_row:
@@ -342,15 +333,14 @@ def _record_final_row(run: Run, schedule: StepSize, *, measure: bool) -> None:
     run.sharpness_time += probe.sharpness_seconds
 
 
-def _finish(run: Run) -> None:
-    """Loss and gradient norm at the final theta; inf where they overflow (a diverged run keeps the
-    last theta with an acceptable loss, whose gradient may still overflow). Taken from the history's
-    row of the final step when there is one (no further pass over the data: Ctrl-C stays quick)."""
-    h = run.history
-    if h.rows and int(h.last("step")) == run.steps and np.isfinite(h["loss"][-1]) \
-            and np.isfinite(h["grad_norm"][-1]):  # (the row's ||g|| is sqrt(sum g^2): may overflow)
-        run.final_loss = float(h["loss"][-1])
-        run.final_grad_norm = float(h["grad_norm"][-1])
+def _finish(run: Run, trainer=None) -> None:
+    """Loss and gradient norm at the final theta, from the trainer's kernel (prepared there) or,
+    without a trainer, from the objective; inf where they overflow (a diverged run keeps the last
+    theta with an acceptable loss, whose gradient may still overflow)."""
+    if trainer is not None:
+        loss, grad_norm = float(trainer.loss()), float(trainer.grad_norm())
+        run.final_loss = loss if np.isfinite(loss) else np.inf
+        run.final_grad_norm = grad_norm if np.isfinite(grad_norm) else np.inf
         return
     try:
         loss, grad = run.objective.loss_and_grad(run.theta)  # one pass over the data
