@@ -228,11 +228,25 @@ def test_usage_errors_print_nothing_before_the_message(tmp_path, capsys, argv, n
 
 
 def test_no_traceback_in_a_subprocess(tmp_path):
-    for argv in (["train", "--lr", "0"], ["train", "--data", str(tmp_path)], ["train", "--checkpoint", str(tmp_path)]):
+    for argv in (["train", "--lr", "0"], ["train", "--data", str(tmp_path)],
+                 ["train", "--checkpoint", str(tmp_path)]):
         p = run_cli(*argv, cwd=tmp_path)
         assert p.returncode == 2, p.stderr
         assert "Traceback" not in p.stderr and "error" in p.stderr
         assert p.stdout == ""
+
+
+def test_plot_out_directory_is_a_usage_error(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run_file = tmp_path / "run.npz"
+    relu1d.train(relu1d.Objective([0.0, 1.0], [1.0, 0.0]), relu1d.init_params(2, rng=0), lr=0.1,
+                 steps=5).save(run_file)
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    assert main(["plot", str(run_file), "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out: {folder} is a directory" in err, err
+    assert not (tmp_path / "figures.png").exists() and os.listdir(folder) == []
 
 
 def test_version(capsys):

@@ -67,9 +67,9 @@ def run_command(args) -> int:
         elif args.command == "plot":
             if args.dpi <= 0:
                 raise ValueError(f"--dpi: must be positive, got {args.dpi}")
-            out_dir = os.path.dirname(os.path.abspath(args.out))
-            if not os.path.isdir(out_dir):
-                raise ValueError(f"--out: directory {out_dir} does not exist")
+            from ._cli import output_path
+
+            output_path(args.out, "--out")  # a file in an existing, writable folder (not a directory)
             run = _load(args.path)
             f0 = _f0_name(args, run)
             from .plotting import plot_run
