@@ -6,7 +6,6 @@ writers leave no temporary files behind; and the final step is recorded with its
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import stat
 import subprocess

@@ -17,7 +17,7 @@ from .config import TrainConfig
 __all__ = ["Run", "History", "HistoryColumn", "HISTORY_COLUMNS", "HISTORY_KEYS", "STATUSES"]
 
 #: A run's status: how the compiled loop stopped (its stop reasons but "time", which only ends a
-#: chunk) or why the driver did ("interrupted": Ctrl-C, "stopped": the callback asked).
+#: chunk) or why the driver did ("interrupted": Ctrl-C, "stopped": the callback asked, or raised).
 STATUSES = tuple(r for r in _core.STOP_REASONS if r != "time") + ("interrupted", "stopped")
 
 
@@ -139,7 +139,8 @@ class Run:
     status : str
         ``"max_steps"``, ``"converged"`` (gradient-norm or loss tolerance met), ``"diverged"``
         (non-finite or exploding loss), ``"interrupted"`` (Ctrl-C) or ``"stopped"`` (a callback
-        asked to stop).
+        asked to stop; in a checkpoint, also: a callback, a callable lr or the compiled loop
+        raised, and the exception ended the run).
     history : History
         Recorded rows (see :class:`History`).
     objective : Objective

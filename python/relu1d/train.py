@@ -4,7 +4,6 @@ follows the measured cost of a step)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
