@@ -138,6 +138,25 @@ def test_first_chunk_is_one_step():
     assert steps[-1] == 1000
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals needed")
+def test_ctrl_c_during_the_last_chunk_leaves_a_finished_run_finished():
+    # all steps done when the interrupt is seen: the run is complete ("max_steps"), not
+    # "interrupted" (which a resume, e.g. a sweep's, would report again without doing anything)
+    import signal
+
+    obj, th0 = small()
+    steps = 50
+
+    def lr(step):
+        if step == steps - 1:  # asked while the last chunk is prepared
+            os.kill(os.getpid(), signal.SIGINT)
+        return 0.05
+
+    run = relu1d.train(obj, th0, lr=lr, steps=steps)
+    assert run.status == "max_steps" and run.steps == steps
+    assert run.history["step"][-1] == steps
+
+
 # ---------------------------------------------------------------------------------------------
 # Threads
 

@@ -229,7 +229,7 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                     run.diverged_loss = float(trainer.last_loss)
                 if run.status in ("converged", "diverged"):
                     break
-                if interrupted():
+                if interrupted() and trainer.step < end:  # (a run whose steps are all done is not cut short)
                     run.status = "interrupted"
                     break
                 try:
