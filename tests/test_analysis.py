@@ -489,3 +489,32 @@ def test_bad_input_gets_named_errors():
         analysis.gram(x, theta)
     with pytest.raises(ValueError, match="theta"):
         analysis.gram(obj, theta[:-2])
+
+
+@pytest.mark.parametrize("theta", [
+    np.array([1e200, 0.0, 1e200, 0.0]),                    # v |w| overflows
+    np.array([1.0, 1.0, 0.0, 0.0, 1.5e308, 1.5e308, 0.0]),  # two finite jumps at one knot sum to inf
+])
+def test_overflowing_jumps_get_a_named_error_not_nan(theta):
+    x = np.array([-1.0, -0.5, 0.5, 1.0])
+    for call in (lambda: analysis.knots(theta), lambda: analysis.tv1(theta),
+                 lambda: analysis.weighted_tv1(theta, x), lambda: analysis.effective_knots(theta, x),
+                 lambda: analysis.spline(theta, -1.0, 1.0)):
+        with pytest.raises(ValueError, match="theta.*overflows"):
+            call()
+
+
+def test_overflowing_weight_g_gets_a_named_error():
+    with pytest.raises(ValueError, match="x_data.*overflows"):
+        analysis.g_weight([-1e300, 1e300], [0.0])
+
+
+def test_report_validates_history_and_prints_a_huge_ratio_compactly():
+    x, y = relu1d.make_data(10, rng=0)
+    obj = relu1d.Objective(x, y)
+    theta = relu1d.init_params(5, rng=0)
+    with pytest.raises(TypeError, match="history"):
+        analysis.stability_report(obj, theta, 0.1, history=5)
+    rep = analysis.stability_report(obj, theta, 1e-300)
+    line = next(line for line in repr(rep).splitlines() if "2/lr" in line)
+    assert len(line) < 200, line
