@@ -56,6 +56,10 @@ def test_plot_writes_an_image(saved_run, tmp_path):
     (("report", "{run}", "--f0", "nope"), "--f0"),
     (("plot", "{run}", "--out", "{dir}/no/such/dir/fig.png"), "--out"),
     (("plot", "{missing}", "--out", "{dir}/fig.png"), "no such"),
+    (("plot", "{run}", "--out", "{dir}"), "--out"),
+    (("plot", "{run}", "--out", "{dir}/fig"), "--out"),
+    (("plot", "{run}", "--out", "{dir}/fig.nosuchformat"), "--out"),
+    (("plot", "{run}", "--out", "{dir}/fig.png", "--dpi", "100000"), "--dpi"),
 ])
 def test_usage_errors_exit_nonzero_without_traceback(saved_run, tmp_path, args, message):
     fill = {"missing": str(tmp_path / "missing.npz"), "dir": str(tmp_path), "run": str(saved_run)}
