@@ -124,6 +124,34 @@ def test_plotting_errors(run):
         plotting.plot_fit(run, f0="nope")
 
 
+@pytest.mark.parametrize("call, error, name", [
+    (lambda r: plotting.plot_fit(r, label_knots="6"), TypeError, "label_knots"),
+    (lambda r: plotting.plot_fit(r, label_knots=-1), ValueError, "label_knots"),
+    (lambda r: plotting.plot_fit(r, f0=lambda x: np.nan * x), ValueError, "f0"),
+    (lambda r: plotting.plot_fit(r, f0=lambda x: 1.0), ValueError, "f0"),
+    (lambda r: plotting.plot_fit(r, ax=5), TypeError, "ax"),
+    (lambda r: plotting.plot_training(r, C=float("nan")), ValueError, "C"),
+    (lambda r: plotting.plot_training(r, C=True), TypeError, "C"),
+    (lambda r: plotting.plot_training(r, C=-1.0), ValueError, "C"),
+    (lambda r: plotting.plot_training(r, C=None), TypeError, "C"),
+    (lambda r: plotting.plot_training(r, axes=[1]), TypeError, "axes"),
+    (lambda r: plotting.plot_run(r, C=object()), TypeError, "C"),
+    (lambda r: plotting.plot_bounds(5), TypeError, "runs"),
+    (lambda r: plotting.plot_bounds([r], C=float("inf")), ValueError, "C"),
+])
+def test_bad_arguments_get_named_errors(run, call, error, name):
+    with pytest.raises(error, match=name):
+        call(run)
+
+
+@pytest.mark.parametrize("plot", [plotting.plot_fit, plotting.plot_neurons, plotting.plot_weight])
+def test_overflowing_parameters_get_a_named_error(plot):
+    obj = relu1d.Objective([0.0, 1.0], [1.0, 0.0])
+    for theta in (np.array([1e200, 0.0, 1e200, 0.0]), np.array([1e300, -1e300, 1e300, 0.0])):
+        with pytest.raises(ValueError, match="theta.*overflows"):
+            plot((obj, theta, 0.1))
+
+
 def test_numpy_only_modules_do_not_import_matplotlib():
     import subprocess
     import sys
