@@ -66,3 +66,14 @@ def test_usage_errors_exit_nonzero_without_traceback(saved_run, tmp_path, args, 
     p = run_cli(*(a.format(**fill) for a in args))
     assert p.returncode == 2
     assert message in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_report_into_a_closed_pipe_stops_quietly(saved_run):
+    """``relu1d report RUN | head -1``: the reader closes the pipe before the report is written."""
+    env = dict(os.environ, PYTHONWARNINGS="error")
+    with subprocess.Popen([sys.executable, "-m", "relu1d", "report", str(saved_run)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env) as p:
+        p.stdout.close()
+        err = p.stderr.read().decode()
+        p.wait(timeout=120)
+    assert "Broken pipe" not in err and "Traceback" not in err and "Exception ignored" not in err, err

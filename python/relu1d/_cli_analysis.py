@@ -100,6 +100,13 @@ def run_command(args) -> int:
             print(f"wrote     {args.out}")
         else:  # pragma: no cover - argparse only dispatches the registered commands here
             raise ValueError(f"unknown command {args.command!r}")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``relu1d report RUN | head``): stop quietly, and keep Python's
+        # final flush of stdout from failing again at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"relu1d: error: {exc}", file=sys.stderr)
         return 2
