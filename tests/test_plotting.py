@@ -152,6 +152,22 @@ def test_overflowing_parameters_get_a_named_error(plot):
             plot((obj, theta, 0.1))
 
 
+@pytest.mark.parametrize("steps, lr", [(2000, 1e4), (0, 0.1)])  # diverges at its first step; no steps
+def test_runs_with_one_or_no_recorded_row_show_their_points(steps, lr):
+    x, y = relu1d.make_data(12, rng=0)
+    run = relu1d.train(relu1d.Objective(x, y), relu1d.init_params(8, rng=0), lr=lr, steps=steps,
+                       sharpness_every=1, record_every=1, progress=False)
+    assert run.history["step"].size == min(steps, 1)
+    fig = plotting.plot_run(run)
+    panels = [ax for ax in fig.axes if ax.get_title().startswith(("training loss", "sharpness", "weighted TV(1) and"))]
+    assert len(panels) == 3
+    for ax in panels:
+        lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 1]
+        assert all(ln.get_marker() not in (None, "None", "", " ") for ln in lines), ax.get_title()
+        if steps == 0 and "weighted TV(1)" not in ax.get_title():
+            assert any(t.get_text() == "no recorded steps" for t in ax.texts), ax.get_title()
+
+
 def test_numpy_only_modules_do_not_import_matplotlib():
     import subprocess
     import sys

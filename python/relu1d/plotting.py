@@ -246,6 +246,19 @@ def _c_value(C, x_max):
     return C, f"{C:g}"
 
 
+def _series(ax, x, y, *args, **kwargs):
+    """``ax.plot`` of a series against steps; a lone point gets a marker (a line of one point is
+    invisible: a run that diverged at its first step, a single sharpness measurement)."""
+    if np.size(x) == 1:
+        kwargs.setdefault("marker", "o")
+    return ax.plot(x, y, *args, **kwargs)
+
+
+def _no_rows_note(ax, steps):
+    if steps.size == 0:
+        ax.text(0.5, 0.5, "no recorded steps", transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
 def _step_axis(ax, steps, log_steps):
     ax.set_xlabel("step (log scale)" if log_steps else "step")
     if log_steps:
@@ -283,8 +296,9 @@ def plot_training(run, *, C="(1 + x_max)/2", axes=None, log_steps=False):
     sharp = h["sharpness"]
     measured = np.isfinite(sharp)
     width = (theta.size - 1) // 3
-    ax_s.plot(step[measured], sharp[measured], color="tab:blue", lw=1.2, label="sharpness lambda_max")
-    ax_s.plot(step, 2.0 / h["lr"], "k--", lw=1, label="2 / lr (edge of stability)")
+    _series(ax_s, step[measured], sharp[measured], color="tab:blue", lw=1.2, label="sharpness lambda_max")
+    _series(ax_s, step, 2.0 / h["lr"], "k--", lw=1, label="2 / lr (edge of stability)")
+    _no_rows_note(ax_s, step)
     _step_axis(ax_s, step, log_steps)
     ax_s.set_ylabel("top Hessian eigenvalue")
     ax_s.set_title(_title("sharpness", obj.n, width, lr, steps), fontsize=10)
@@ -293,12 +307,12 @@ def plot_training(run, *, C="(1 + x_max)/2", axes=None, log_steps=False):
     root = np.sqrt(2.0 * h["loss"][measured])
     sharp_bound = sharp[measured] / 2 - 0.5 + c_val * root
     lr_bound = 1.0 / h["lr"][measured] - 0.5 + c_val * root
-    ax_w.plot(step[measured], sharp_bound, color="tab:orange", lw=1.2, label="lambda/2 - 1/2 + C sqrt(2L)")
-    ax_w.plot(step[measured], lr_bound, color="k", ls="--", lw=1, label="1/lr - 1/2 + C sqrt(2L)")
+    _series(ax_w, step[measured], sharp_bound, color="tab:orange", lw=1.2, label="lambda/2 - 1/2 + C sqrt(2L)")
+    _series(ax_w, step[measured], lr_bound, color="k", ls="--", lw=1, label="1/lr - 1/2 + C sqrt(2L)")
     w = np.asarray(h["wtv1"], dtype=np.float64) if "wtv1" in tuple(h) else np.full(step.shape, np.nan)
     ok = np.isfinite(w)
     if ok.any():
-        ax_w.plot(step[ok], w[ok], color="tab:blue", lw=1.4, label="weighted TV(1)")
+        _series(ax_w, step[ok], w[ok], color="tab:blue", lw=1.4, label="weighted TV(1)")
     else:
         ax_w.plot([run.steps], [weighted_tv1(theta, obj)], "o", color="tab:blue",
                   label="weighted TV(1) (final; not recorded along this run)")
@@ -385,7 +399,9 @@ def plot_run(run, *, f0=None, C="(1 + x_max)/2", log_steps=False):
     plot_weight(run, ax=axes[0, 2])
     h = run.history
     ax = axes[1, 0]
-    ax.semilogy(h["step"], h["loss"], color="tab:blue", lw=1.2, label="training loss L")
+    _series(ax, h["step"], h["loss"], color="tab:blue", lw=1.2, label="training loss L")
+    ax.set_yscale("log")
+    _no_rows_note(ax, h["step"])
     _step_axis(ax, h["step"], log_steps)
     ax.set_ylabel("L = 1/(2n) sum r^2")
     ax.set_title(_title("training loss", run.objective.n, run.width, run.lr, run.steps), fontsize=10)
