@@ -518,3 +518,15 @@ def test_report_validates_history_and_prints_a_huge_ratio_compactly():
     rep = analysis.stability_report(obj, theta, 1e-300)
     line = next(line for line in repr(rep).splitlines() if "2/lr" in line)
     assert len(line) < 200, line
+
+
+@pytest.mark.parametrize("name", ["merged_knots", "weighted_tv1", "effective_knots", "gram"])
+def test_compiled_analysis_checks_theta_with_the_one_rule(name):
+    from relu1d import _core
+
+    with pytest.raises(ValueError) as expected:
+        _core.theta_width(5)
+    args = {"merged_knots": (np.zeros(5),)}.get(name, (np.array([0.0, 1.0]), np.zeros(5)))
+    with pytest.raises(ValueError) as got:
+        getattr(_core, name)(*args)
+    assert str(got.value) == str(expected.value)
