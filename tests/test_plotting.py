@@ -168,6 +168,14 @@ def test_runs_with_one_or_no_recorded_row_show_their_points(steps, lr):
             assert any(t.get_text() == "no recorded steps" for t in ax.texts), ax.get_title()
 
 
+def test_a_run_without_sharpness_measurements_says_so():
+    x, y = relu1d.make_data(12, rng=0)
+    run = relu1d.train(relu1d.Objective(x, y), relu1d.init_params(8, rng=0), lr=0.1, steps=50,
+                       sharpness_every=0, progress=False)
+    ax_s, _ = plotting.plot_training(run).axes[:2]
+    assert any("not measured" in t.get_text() for t in ax_s.texts)
+
+
 def test_numpy_only_modules_do_not_import_matplotlib():
     import subprocess
     import sys

@@ -299,6 +299,9 @@ def plot_training(run, *, C="(1 + x_max)/2", axes=None, log_steps=False):
     _series(ax_s, step[measured], sharp[measured], color="tab:blue", lw=1.2, label="sharpness lambda_max")
     _series(ax_s, step, 2.0 / h["lr"], "k--", lw=1, label="2 / lr (edge of stability)")
     _no_rows_note(ax_s, step)
+    if step.size and not measured.any():
+        ax_s.text(0.5, 0.5, "sharpness not measured along this run\n(relu1d report measures it at the end)",
+                  transform=ax_s.transAxes, ha="center", va="center", color="0.4")
     _step_axis(ax_s, step, log_steps)
     ax_s.set_ylabel("top Hessian eigenvalue")
     ax_s.set_title(_title("sharpness", obj.n, width, lr, steps), fontsize=10)
