@@ -77,3 +77,11 @@ def test_report_into_a_closed_pipe_stops_quietly(saved_run):
         err = p.stderr.read().decode()
         p.wait(timeout=120)
     assert "Broken pipe" not in err and "Traceback" not in err and "Exception ignored" not in err, err
+
+
+@pytest.mark.parametrize("command", ["report", "plot"])
+def test_help_lists_every_target(command):
+    p = run_cli(command, "--help")
+    assert p.returncode == 0, p.stderr
+    for name in relu1d.TARGETS:
+        assert name in p.stdout, name

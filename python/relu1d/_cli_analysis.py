@@ -16,17 +16,20 @@ MAX_DPI = 600
 
 def add_subcommands(sub) -> None:
     """Register ``report`` and ``plot`` on an argparse subparsers object."""
+    from .data import TARGETS
+
+    targets = ", ".join(TARGETS)
     r = sub.add_parser("report", help="stability report of a saved run (sharpness vs 2/lr, weighted TV(1) "
                        "vs its bounds, effective knots, MSE vs f0)")
     r.add_argument("path", help="run file written by relu1d train / resume")
-    r.add_argument("--f0", help="true function, a built-in target name (hat, abs, sin): adds the MSE against it")
+    r.add_argument("--f0", help=f"true function, a built-in target name ({targets}): adds the MSE against it")
     r.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("plot", help="the paper's pictures of a saved run: fit, neurons, g and knots, loss, "
                        "sharpness, weighted TV(1) with its bound")
     p.add_argument("path", help="run file written by relu1d train / resume")
     p.add_argument("--out", required=True, help="image file to write (png, pdf, svg: by the extension)")
-    p.add_argument("--f0", help="true function, a built-in target name (hat, abs, sin)")
+    p.add_argument("--f0", help=f"true function, a built-in target name ({targets})")
     p.add_argument("--dpi", type=int, default=120,
                    help=f"resolution of raster images (default 120, at most {MAX_DPI})")
     p.add_argument("--log-steps", action="store_true", help="logarithmic step axes (linear near step 0)")
