@@ -530,3 +530,14 @@ def test_compiled_analysis_checks_theta_with_the_one_rule(name):
     with pytest.raises(ValueError) as got:
         getattr(_core, name)(*args)
     assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(x_test=[1e300], y_test=[0.0]), "x_test, y_test"),
+    (dict(x_test=[0.0], y_test=[1e200]), "x_test, y_test"),
+    (dict(f0=lambda z: 1e200 + 0 * z), "f0"),
+])
+def test_overflowing_test_error_gets_a_named_error(kwargs, name):
+    x, y = relu1d.make_data(10, rng=0)
+    with pytest.raises(ValueError, match=f"{name}.*overflows"):
+        analysis.stability_report(relu1d.Objective(x, y), relu1d.init_params(5, rng=0), 0.1, **kwargs)

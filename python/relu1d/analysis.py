@@ -572,7 +572,9 @@ def _mean_sq_diff_f0(theta, f0, lo, hi, points: int = 4001) -> float:
     truth = np.asarray(f0(grid), dtype=np.float64)
     if truth.shape != grid.shape or not np.isfinite(truth).all():
         raise ValueError("f0: must map an array of points to finite values of the same shape")
-    return float(np.mean((network_values(theta, grid) - truth) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        mse = float(np.mean((network_values(theta, grid) - truth) ** 2))
+    return _finite_or_raise(mse, "f0", "the mean squared difference between f and f0")
 
 
 def stability_report(objective, theta, lr, *, f0=None, x_test=None, y_test=None, interior=0.9,
@@ -660,7 +662,9 @@ def stability_report(objective, theta, lr, *, f0=None, x_test=None, y_test=None,
     test_mse = None
     if x_test is not None:
         order = np.argsort(x_test, kind="stable")
-        test_mse = float(np.mean((network_values(theta, x_test[order]) - y_test[order]) ** 2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            test_mse = float(np.mean((network_values(theta, x_test[order]) - y_test[order]) ** 2))
+        _finite_or_raise(test_mse, "x_test, y_test", "the test MSE")
     from .run import History
 
     if history is not None and not isinstance(history, History):
