@@ -541,3 +541,14 @@ def test_overflowing_test_error_gets_a_named_error(kwargs, name):
     x, y = relu1d.make_data(10, rng=0)
     with pytest.raises(ValueError, match=f"{name}.*overflows"):
         analysis.stability_report(relu1d.Objective(x, y), relu1d.init_params(5, rng=0), 0.1, **kwargs)
+
+
+def test_g_of_inputs_near_1e155_is_finite():
+    """sqrt(1 + mean^2) must not overflow through mean^2 when g itself is a finite number."""
+    x = 1e155 * np.array([1.0, 1.0 + 2.0 ** -40, 1.0 + 2.0 ** -39])
+    t = 0.5 * (x[0] + x[1])
+    g = analysis.g_weight(x, [t])[0]
+    mean_above = 0.5 * (x[1] + x[2])
+    g_minus = (1 / 3) ** 2 * (t - x[0]) * x[0]           # sqrt(1 + mean^2) = |mean| to rounding here
+    g_plus = (2 / 3) ** 2 * (mean_above - t) * mean_above
+    assert np.isfinite(g) and g == pytest.approx(min(g_minus, g_plus), rel=1e-12)
