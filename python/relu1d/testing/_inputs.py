@@ -74,7 +74,10 @@ def output(value, what: str, shape) -> np.ndarray:
     """A candidate's result as a float64 array of the expected shape."""
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
-    out = np.asarray(value, dtype=np.float64)
+    try:
+        out = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"objective: {what} returned something that is not an array of numbers: {exc}") from None
     if out.shape != shape:
         raise ValueError(f"objective: {what} returned shape {out.shape}, expected {shape}")
     return out

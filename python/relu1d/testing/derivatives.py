@@ -79,7 +79,7 @@ class DerivativeCheck:
         The rounding bound on ``|numeric - analytic|`` for a correct implementation.
     abs_errors, rel_errors : ndarray, shape (k,)
         ``|numeric - analytic|`` (max over components for HVPs) and the same divided by
-        ``|analytic|`` (resp. ``max |H u|``).
+        ``|analytic|`` (resp. ``max |H u|``; NaN where that is 0 but the error is not).
     rounding_bounds : ndarray, shape (k,)
         The rounding bound of each direction (max over components for HVPs).
     resolutions : ndarray, shape (k,)
@@ -90,7 +90,9 @@ class DerivativeCheck:
         Per-direction minimum margins.
     crossed, skipped, failed : ndarray of bool, shape (k,)
         ``crossed``: a kink lies inside the central stencil (a tie the direction moves, or, for a fixed
-        h, a knot within 2h), so a one-sided stencil was used or the direction skipped.
+        h, a knot within 2h), so a one-sided stencil was used or the direction skipped. (A one-sided
+        stencil is also used without a crossing when the nearest kink on one side is so much farther
+        than on the other that the wider one-sided stencil rounds less.)
     crossings : tuple
         One ``(direction, neuron, x)`` triple per neuron whose knot is at (or crosses) the data point
         x inside a direction's central stencil.
@@ -138,7 +140,7 @@ class DerivativeCheck:
             f"DerivativeCheck({self.kind}): {verdict}: {what} against five-point stencils "
             f"({step}, tolerance = rounding bound{extra})",
             f"  directions: {self.n_directions} total, {self.n_checked} checked ({counts['central']} central, "
-            f"{counts['forward'] + counts['backward']} one-sided at ties), {self.n_failed} failed, "
+            f"{counts['forward'] + counts['backward']} one-sided), {self.n_failed} failed, "
             f"{self.n_skipped_kink_crossing} skipped (kink crossing)"
             + (f", {self.n_skipped_margin} skipped (margin < {self.margin:g})" if self.margin is not None else ""),
         ]
@@ -219,7 +221,7 @@ def _run_check(kind, cand, theta, directions, h, atol, rtol, margin, rng):
         line = analyse_line(A, theta, u, relevant, h=h, cap=cap)
         schemes.append(line.scheme)
         margins[j] = line.min_margin
-        crossed[j] = bool(line.crossings) or line.scheme in ("forward", "backward", "none")
+        crossed[j] = bool(line.crossings)
         crossings.extend((j, kk, xv) for kk, xv in line.crossings)
         if kind == "hvp":
             analytic[j] = output(cand.hvp(theta, u), "hvp(theta, u)", (d,))
@@ -262,7 +264,7 @@ def _run_check(kind, cand, theta, directions, h, atol, rtol, margin, rng):
             ok = np.all(diffs <= bounds + atol + rtol * np.abs(analytic), axis=1)
             round_b = bounds.max(axis=1)
             resol = np.where(size > 0, 2.0 * round_b / size, np.inf)
-        rel_err = np.where(size > 0, abs_err / size, np.where(abs_err == 0, 0.0, np.inf))
+        rel_err = np.where(size > 0, abs_err / size, np.where(abs_err == 0, 0.0, np.nan))
     near = ~none & (margins < margin) if margin is not None else np.zeros(k, dtype=bool)
     skipped = none | near
     checked = ~skipped
@@ -277,7 +279,8 @@ def _run_check(kind, cand, theta, directions, h, atol, rtol, margin, rng):
         n_skipped_kink_crossing=int(none.sum()),
         n_skipped_margin=int(near.sum()),
         max_abs_error=float(abs_err[checked].max()) if n_checked else float("nan"),
-        max_rel_error=float(rel_err[checked].max()) if n_checked else float("nan"),
+        max_rel_error=float(np.nanmax(rel_err[checked])) if n_checked and not np.isnan(rel_err[checked]).all()
+        else float("nan"),
         resolution=float(resol[checked].min()) if n_checked else float("nan"),
         min_margin=float(margins.min()),
         h=h, atol=atol, rtol=rtol, margin=margin,
@@ -315,7 +318,14 @@ _COMMON = """
 
 def check_grad(objective, theta, *, h=None, atol=0.0, rtol=0.0, directions=None, rng=None, margin=None,
                x=None, y=None) -> DerivativeCheck:
-    """Check a gradient against exact five-point stencils of the loss.
+    cand = candidate(objective, ("loss", "grad"), x, y)
+    theta = as_theta(theta)
+    h, atol, rtol, margin = tolerances(h, atol, rtol, margin)
+    spec = parse_directions(directions, theta.size)
+    return _run_check("grad", cand, theta, spec, h, atol, rtol, margin, rng)
+
+
+check_grad.__doc__ = """Check a gradient against exact five-point stencils of the loss.
 
     For each direction u, compares ``grad(theta) . u`` with the stencil's derivative of
     ``t -> loss(theta + t u)``, which is exact up to rounding between kinks, against a bound on that
@@ -342,16 +352,23 @@ def check_grad(objective, theta, *, h=None, atol=0.0, rtol=0.0, directions=None,
     >>> report.passed, report.resolution < 1e-10
     (True, True)
     """
-    cand = candidate(objective, ("loss", "grad"), x, y)
-    theta = as_theta(theta)
-    h, atol, rtol, margin = tolerances(h, atol, rtol, margin)
-    spec = parse_directions(directions, theta.size)
-    return _run_check("grad", cand, theta, spec, h, atol, rtol, margin, rng)
 
 
 def check_hvp(objective, theta, u=None, *, h=None, atol=0.0, rtol=0.0, directions=None, rng=None, margin=None,
               x=None, y=None) -> DerivativeCheck:
-    """Check Hessian-vector products against exact five-point stencils of the gradient.
+    cand = candidate(objective, ("grad", "hvp"), x, y)
+    theta = as_theta(theta)
+    h, atol, rtol, margin = tolerances(h, atol, rtol, margin)
+    if u is not None:
+        if directions is not None:
+            raise ValueError("u, directions: give one or the other, not both")
+        spec = ("given", direction_array(u, "u", theta.size))
+    else:
+        spec = parse_directions(directions, theta.size)
+    return _run_check("hvp", cand, theta, spec, h, atol, rtol, margin, rng)
+
+
+check_hvp.__doc__ = """Check Hessian-vector products against exact five-point stencils of the gradient.
 
     For each direction u, compares ``hvp(theta, u)`` componentwise with the stencil's derivative of
     ``t -> grad(theta + t u)`` (a cubic between kinks), against a bound on the rounding.
@@ -369,16 +386,6 @@ def check_hvp(objective, theta, u=None, *, h=None, atol=0.0, rtol=0.0, direction
     -------
     DerivativeCheck
     """
-    cand = candidate(objective, ("grad", "hvp"), x, y)
-    theta = as_theta(theta)
-    h, atol, rtol, margin = tolerances(h, atol, rtol, margin)
-    if u is not None:
-        if directions is not None:
-            raise ValueError("u, directions: give one or the other, not both")
-        spec = ("given", direction_array(u, "u", theta.size))
-    else:
-        spec = parse_directions(directions, theta.size)
-    return _run_check("hvp", cand, theta, spec, h, atol, rtol, margin, rng)
 
 
 def assert_grad_close(objective, theta, **kwargs) -> DerivativeCheck:
