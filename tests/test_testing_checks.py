@@ -208,6 +208,22 @@ def test_random_directions_keep_ties_inactive():
             assert np.all(s <= 0)  # each tie moves to the inactive side (or stays)
 
 
+def test_random_directions_move_away_from_close_knots():
+    """A knot 2^-30 from a data point, and one between two points 1e-6 apart, next to a tie: the
+    directions are drawn so that all of them move away from their knots forward, and the step is set
+    by the other kinks, not by these."""
+    x = np.array([-1.0, 0.0, 0.5 - 1e-6, 0.5, 0.5 + 1e-6, 1.0])
+    y = np.array([1.0, -2.0, 0.5, 3.0, -1.0, 2.0])
+    theta = relu1d.pack([1.0, 2.0, 1.0], [-1.0, 2.0**-30, -(0.5 + 5e-7)], [1.0, 2.0, -1.0], 0.1)
+    obj = relu1d.Objective(x, y)
+    for report in (check_grad(obj, theta), check_hvp(obj, theta)):
+        assert report.passed and set(report.schemes) == {"forward"}  # the tie at x = 1: one-sided
+        assert np.all(report.steps >= 2.0**-12), report.steps
+        assert report.resolution < 1e-10
+    plain = np.random.default_rng(0).standard_normal((8, theta.size))
+    assert not check_grad(obj, theta, directions=plain).steps.min() >= 2.0**-12  # what they avoid
+
+
 def test_a_neuron_without_output_weight_is_no_kink_for_the_loss():
     """v_k = 0: moving the knot does not change the loss (central stencil for check_grad), but it does
     change dL/dv_k, so check_hvp goes one-sided."""

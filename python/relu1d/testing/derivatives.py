@@ -25,7 +25,7 @@ import numpy as np
 from .._validate import as_theta
 from . import rounding
 from ._inputs import candidate, direction_array, output, parse_directions, rng_of, scalar, tolerances
-from .kinks import KinkMap, analyse_line, stencil, tie_respecting_directions
+from .kinks import KinkMap, analyse_line, kink_avoiding_directions, stencil
 
 __all__ = ["DerivativeCheck", "check_grad", "check_hvp", "assert_grad_close", "assert_hvp_close"]
 
@@ -192,7 +192,7 @@ def _run_check(kind, cand, theta, directions, h, atol, rtol, margin, rng):
     A = KinkMap(cand.x, theta)
     x, y = A.xs, cand.y[A.order]  # sorted, as the magnitudes need them
     mode, spec = directions
-    U = spec if mode == "given" else tie_respecting_directions(A, theta, spec, rng_of(rng))
+    U = spec if mode == "given" else kink_avoiding_directions(A, theta, spec, rng_of(rng))
     k = U.shape[0]
     theta_abs = np.abs(theta)
     R0 = rounding.residual_abs(x, y, A, theta_abs)
@@ -303,8 +303,9 @@ _COMMON = """
         ``|numeric - analytic| <= bound + atol + rtol * |analytic|`` (default 0: the bound alone).
     directions : None, int, "unit" or array_like
         ``None``: 8 random unit directions; an int: that many. Random directions are drawn so that
-        every data point on a knot stays inactive on the forward side (see
-        :func:`relu1d.testing.kinks.tie_respecting_directions`), so ties are checked, not skipped.
+        every data point on a knot stays inactive on the forward side, and points close to a knot keep
+        their side (see :func:`relu1d.testing.kinks.kink_avoiding_directions`): ties are checked, not
+        skipped, and the stencils can be wide.
         ``"unit"``: every coordinate direction; an array of shape (k, 3m+1) or (3m+1,): those
         directions (not normalised).
     rng : None, int or numpy.random.Generator

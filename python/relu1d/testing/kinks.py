@@ -12,11 +12,11 @@ stays inactive for small t on the side where ``t s_ik < 0``. There the loss is t
 theta's own activation pattern, whose derivatives are the ones the kernels compute, so a one-sided
 stencil on that side checks them. :func:`analyse_line` picks, for one direction, the stencil (central,
 forward or backward) and its step from the distances to the nearest kinks on either side;
-:func:`tie_respecting_directions` draws random directions along which every tie stays inactive on the
-forward side.
+:func:`kink_avoiding_directions` draws random directions along which every tie stays inactive on the
+forward side, and data points close to a knot keep their side.
 
-The activation rule itself is relu1d's: :func:`preactivations` takes ``z_ik`` from
-:func:`relu1d.predict` (``fl(fl(w x) + b)``, active iff > 0), evaluated one neuron at a time.
+The activation rule itself is relu1d's: :class:`KinkMap` and :func:`preactivations` take ``z_ik``
+from :func:`relu1d.predict` (``fl(fl(w x) + b)``, active iff > 0), evaluated one neuron at a time.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .._validate import as_float, as_theta
 from .. import predict, unpack
 from ._inputs import data_inputs
 
-__all__ = ["preactivations", "KinkMap", "LineAnalysis", "analyse_line", "tie_respecting_directions", "away_from_kinks"]
+__all__ = ["preactivations", "KinkMap", "LineAnalysis", "analyse_line", "kink_avoiding_directions", "away_from_kinks"]
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -299,24 +299,43 @@ def analyse_line(kmap, theta, u, relevant, *, h=None, cap=None) -> LineAnalysis:
     return LineAnalysis(scheme, float(step), float(reach), (lim_b, lim_f), tuple(crossings), float(ratio.min()))
 
 
-def tie_respecting_directions(kmap, theta, k: int, gen) -> np.ndarray:
-    """k random unit directions along which every tie stays on its side for small t > 0.
+#: Pairs whose pre-activation is within this fraction of the neuron's scale are moved away from 0 by
+#: :func:`kink_avoiding_directions` (the nearest kink forward is then at least about that far).
+CLOSE = 1e-4
 
-    A pair (x_i, neuron k) with ``|z_ik|`` within rounding of 0 must move away from 0 on the forward
-    side: ``s_ik = u_w,k x_i + u_b,k`` must have the sign of ``z_ik`` (negative for an exact tie, which
-    is inactive). Per neuron with such pairs: keep ``(u_w,k, u_b,k)`` if it satisfies this, else negate
-    it, else (all targets of one sign, e.g. ``w = b = 0``) shift ``u_b,k`` past ``|u_w,k| max |x_i|``,
-    else (targets of both signs) set both to 0, so the knot does not move.
+
+def kink_avoiding_directions(kmap, theta, k: int, gen, close: float = CLOSE) -> np.ndarray:
+    """k random unit directions along which ties, and data points close to a knot, move away from it.
+
+    A pair (x_i, neuron k) with ``|z_ik| <= close * scale_k`` (``scale_k = |w_k| max|x| + |b_k|``, at
+    least the mean over the neurons) should keep its side for small t > 0: ``s_ik = u_w,k x_i + u_b,k``
+    must have the sign of ``z_ik``, negative for an exact tie (inactive, relu'(0) = 0). Then the
+    forward stencil meets no kink closer than about ``close * scale / |s|`` and ties are checked on the
+    side where they stay inactive. Per neuron with such pairs, the random ``(u_w,k, u_b,k)`` is
+
+    - kept if it satisfies this, else negated if that does;
+    - else, if all targets have one sign (e.g. ``w = b = 0``, every point tied), ``u_b,k`` is shifted
+      past ``|u_w,k| max |x_i|``;
+    - else (points on both sides of the knot, targets switching once along x), turned into a rotation
+      about a random point r in the middle of the gap where the targets switch:
+      ``s_ik = u_w,k (x_i - r)`` with the sign of ``u_w,k`` that of the switch;
+    - else (the gap is within rounding of the knot) set to 0: that knot does not move.
     """
     m = (theta.size - 1) // 3
     w, b = theta[:m], theta[m:2 * m]
     U = gen.standard_normal((k, theta.size))
     xs = kmap.xu[kmap.rows]
-    near = np.abs(kmap.z) <= 64.0 * EPS * (np.abs(xs) * np.abs(w[kmap.cols]) + np.abs(b[kmap.cols]))
+    xmax = float(np.abs(kmap.xu).max())
+    scale = np.abs(w) * xmax + np.abs(b)
+    scale = np.maximum(scale, scale.mean())
+    z = kmap.z
+    near = np.abs(z) <= close * scale[kmap.cols]
     for q in np.unique(kmap.cols[near]):
         pick = near & (kmap.cols == q)
-        xq = xs[pick]
-        target = np.where(kmap.z[pick] > 0, 1.0, -1.0)
+        order = np.argsort(xs[pick], kind="stable")
+        xq = xs[pick][order]
+        target = np.where(z[pick][order] > 0, 1.0, -1.0)
+        switches = np.flatnonzero(np.diff(target))
         for j in range(k):
             uw, ub = U[j, q], U[j, m + q]
             s = target * (uw * xq + ub)
@@ -324,8 +343,16 @@ def tie_respecting_directions(kmap, theta, k: int, gen) -> np.ndarray:
                 continue
             if np.all(s < 0):
                 U[j, q], U[j, m + q] = -uw, -ub
-            elif np.all(target == target[0]):
+            elif switches.size == 0:
                 U[j, m + q] = target[0] * (2.0 * abs(uw) * float(np.abs(xq).max()) + abs(ub))
+            elif switches.size == 1:
+                lo, hi = xq[switches[0]], xq[switches[0] + 1]
+                if hi - lo <= 1e-9 * (abs(lo) + abs(hi)):
+                    U[j, q] = U[j, m + q] = 0.0
+                    continue
+                r = lo + (hi - lo) * gen.uniform(0.25, 0.75)
+                uw = abs(uw) * target[switches[0] + 1]  # s increases where the targets go from - to +
+                U[j, q], U[j, m + q] = uw, -uw * r
             else:
                 U[j, q] = U[j, m + q] = 0.0
     return U / np.linalg.norm(U, axis=1, keepdims=True)
