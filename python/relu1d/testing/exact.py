@@ -89,6 +89,8 @@ def compare_to_exact(candidate, x, y, theta, *, u=None, directions=None, rng=Non
     the tolerance ``gamma * magnitude`` of :mod:`relu1d.testing.rounding` (``gamma = 2 (n + m + 12)
     eps``, the magnitude the same formula in absolute values). The report points at the entry, the
     neuron and the parameter block (w, b, v or c) with the largest error relative to its bound.
+    Cost: O(n + m log n) per loss, gradient or HVP; the Hessian's bound is a dense
+    ``|J|^T |J| / n``, O(n m^2).
 
     Parameters
     ----------
