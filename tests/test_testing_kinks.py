@@ -27,7 +27,8 @@ def test_pattern_and_preactivations_are_the_packages(problem):
     Z, A = ref.preactivations(km.xs, theta)
     np.testing.assert_array_equal(preactivations(km.xs, theta), Z)
     np.testing.assert_array_equal(km.dense(), A)
-    np.testing.assert_array_equal(km.z, ref.preactivations(km.xu[km.rows], theta)[0][np.arange(km.rows.size), km.cols])
+    z_ref = ref.preactivations(km.xu[km.rows], theta)[0]
+    np.testing.assert_array_equal(km.z, z_ref[np.arange(km.rows.size), km.cols])
     c = np.arange(1.0, A.shape[1] + 1)
     r = np.linspace(-1, 2, A.shape[0])
     np.testing.assert_allclose(km.active_times(c), A @ c, rtol=1e-14, atol=1e-14 * c.sum())
