@@ -157,6 +157,15 @@ def test_mutation_bank_includes_a_tie_example():
     assert_bank_caught(x, y, theta, 3, 1)
 
 
+def test_mutation_bank_with_a_tie_beside_a_near_tie():
+    """Found by the adversarial search: twelve ties at x = 0 and one point 2^-14 beside the knot; the
+    directions must move that point away from the knot too, or the forward stencil is squeezed to
+    ~1e-6 and a 1e-8 error goes unseen."""
+    x = np.array([0.0] * 12 + [2.0**-14])
+    y = np.array([0.0] * 12 + [0.125])
+    assert_bank_caught(x, y, np.array([0.0625, -0.0, 0.0, 0.0]), 0, 0)
+
+
 @MANY
 @given(ADVERSARIAL, st.sampled_from(relu1d.KERNELS), st.sampled_from([None, "unit"]))
 def test_a_correct_implementation_never_fails(problem, kernel, directions):

@@ -299,19 +299,20 @@ def analyse_line(kmap, theta, u, relevant, *, h=None, cap=None) -> LineAnalysis:
     return LineAnalysis(scheme, float(step), float(reach), (lim_b, lim_f), tuple(crossings), float(ratio.min()))
 
 
-#: Pairs whose pre-activation is within this fraction of the neuron's scale are moved away from 0 by
-#: :func:`kink_avoiding_directions` (the nearest kink forward is then at least about that far).
+#: Pairs that could reach a kink within this fraction of the natural step ``max(|theta|, 1)`` are
+#: moved away from it by :func:`kink_avoiding_directions`.
 CLOSE = 1e-4
 
 
 def kink_avoiding_directions(kmap, theta, k: int, gen, close: float = CLOSE) -> np.ndarray:
     """k random unit directions along which ties, and data points close to a knot, move away from it.
 
-    A pair (x_i, neuron k) with ``|z_ik| <= close * scale_k`` (``scale_k = |w_k| max|x| + |b_k|``, at
-    least the mean over the neurons) should keep its side for small t > 0: ``s_ik = u_w,k x_i + u_b,k``
-    must have the sign of ``z_ik``, negative for an exact tie (inactive, relu'(0) = 0). Then the
-    forward stencil meets no kink closer than about ``close * scale / |s|`` and ties are checked on the
-    side where they stay inactive. Per neuron with such pairs, the random ``(u_w,k, u_b,k)`` is
+    A pair (x_i, neuron k) with ``|z_ik| <= close * max(|theta|_inf, 1) * (|x_i| + 1)`` could reach a
+    kink within ``t = close * max(|theta|_inf, 1)`` along a unit direction (``|s_ik| <= |x_i| + 1``);
+    it should keep its side for small t > 0: ``s_ik = u_w,k x_i + u_b,k`` must have the sign of
+    ``z_ik``, negative for an exact tie (inactive, relu'(0) = 0). Then the forward stencil is not
+    squeezed by such pairs, and ties are checked on the side where they stay inactive. Per neuron with
+    such pairs, the random ``(u_w,k, u_b,k)`` is
 
     - kept if it satisfies this, else negated if that does;
     - else, if all targets have one sign (e.g. ``w = b = 0``, every point tied), ``u_b,k`` is shifted
@@ -322,14 +323,10 @@ def kink_avoiding_directions(kmap, theta, k: int, gen, close: float = CLOSE) -> 
     - else (the gap is within rounding of the knot) set to 0: that knot does not move.
     """
     m = (theta.size - 1) // 3
-    w, b = theta[:m], theta[m:2 * m]
     U = gen.standard_normal((k, theta.size))
     xs = kmap.xu[kmap.rows]
-    xmax = float(np.abs(kmap.xu).max())
-    scale = np.abs(w) * xmax + np.abs(b)
-    scale = np.maximum(scale, scale.mean())
     z = kmap.z
-    near = np.abs(z) <= close * scale[kmap.cols]
+    near = np.abs(z) <= close * max(float(np.abs(theta).max()), 1.0) * (np.abs(xs) + 1.0)
     for q in np.unique(kmap.cols[near]):
         pick = near & (kmap.cols == q)
         order = np.argsort(xs[pick], kind="stable")
