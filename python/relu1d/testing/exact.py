@@ -86,8 +86,8 @@ def compare_to_exact(candidate, x, y, theta, *, u=None, directions=None, rng=Non
 
     Every method the candidate has among ``loss(theta)``, ``grad(theta)``, ``hvp(theta, u)`` and
     ``hessian(theta)`` is compared entry by entry with :class:`relu1d.Objective` on the same data, with
-    the tolerance ``gamma * magnitude`` of :mod:`relu1d.testing.rounding` (``gamma = 2 (n + m + 12)
-    eps``, the magnitude the same formula in absolute values). The report points at the entry, the
+    the tolerance ``2 gamma_K * magnitude`` of :mod:`relu1d.testing.rounding` (``gamma_K ~ (n + m + 12)
+    eps`` for each of the two, the magnitude the same formula in absolute values). The report points at the entry, the
     neuron and the parameter block (w, b, v or c) with the largest error relative to its bound.
     Cost: O(n + m log n) per loss, gradient or HVP; the Hessian's bound is a dense
     ``|J|^T |J| / n``, O(n m^2).
@@ -169,7 +169,7 @@ def compare_to_exact(candidate, x, y, theta, *, u=None, directions=None, rng=Non
             else:
                 U = spec
     exact = Objective(x, y)
-    g = rounding.gamma(n, m)
+    g = 2.0 * rounding.gamma(n, m)  # the candidate and relu1d, each within gamma_K of the exact value
     A = KinkMap(x, theta)
     xs, ys = A.xs, y[A.order]  # sorted, as the magnitudes need them
     theta_abs = np.abs(theta)

@@ -6,8 +6,9 @@ with at most K successive roundings along any path differs from the exact value 
 absolute value and ``gamma_K = K eps / (1 - K eps)`` (Higham, *Accuracy and Stability of Numerical
 Algorithms*, §3.1 and (4.4)). An implementation sums the m neurons, then the n data points (in any
 order, recursively or pairwise), with a few products around, so ``K <= n + m + 12``, the 12 also
-covering the rounding of the evaluation point ``fl(theta + t u)``. :func:`gamma` doubles it: the bound
-then holds between two implementations (the one under test and relu1d's), each within ``gamma_K A``.
+covering the rounding of the evaluation point ``fl(theta + t u)`` (tests/reference.py states the
+kernels' own bound with the same depth). Between two implementations (the one under test and
+relu1d's), each within ``gamma_K A``, the bound is ``2 gamma_K A``.
 
 The absolute-value expressions (the *magnitudes*) follow ALGORITHMS.md §2, for theta's activation
 pattern ``A`` (n x m, active iff ``z > 0``), applied through a :class:`relu1d.testing.kinks.KinkMap`
@@ -25,8 +26,10 @@ EPS = float(np.finfo(np.float64).eps)
 
 
 def gamma(n: int, m: int) -> float:
-    """Relative rounding bound between two evaluations of a value of the loss family."""
-    return 2.0 * (n + m + 12) * EPS
+    """``gamma_K = K eps / (1 - K eps)``, ``K = n + m + 12``: the relative rounding bound of one
+    evaluation of a value of the loss family (relative to its magnitude)."""
+    k = (n + m + 12) * EPS
+    return k / (1.0 - k)
 
 
 def _split(p):
