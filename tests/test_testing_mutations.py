@@ -166,6 +166,17 @@ def test_mutation_bank_with_a_tie_beside_a_near_tie():
     assert_bank_caught(x, y, np.array([0.0625, -0.0, 0.0, 0.0]), 0, 0)
 
 
+def test_mutation_bank_with_a_tiny_gradient():
+    """Also found by the search: the same data with y = 0, so L ~ 1e-15 and the gradient ~ 1e-8. A
+    stencil as wide as the kinks allow moves c so far that the loss values, and their rounding, are
+    ~1e10 times L: the step is chosen by the predicted rounding bound, not by the kinks alone."""
+    x = np.array([0.0] * 12 + [2.0**-14])
+    theta = np.array([0.0625, -0.0, 0.0625, 0.0])
+    assert_bank_caught(x, np.zeros(13), theta, 0, 0)
+    report = check_grad(relu1d.Objective(x, np.zeros(13)), theta)
+    assert report.resolution < 1e-10 and np.all(report.steps < 1e-3)
+
+
 @MANY
 @given(ADVERSARIAL, st.sampled_from(relu1d.KERNELS), st.sampled_from([None, "unit"]))
 def test_a_correct_implementation_never_fails(problem, kernel, directions):

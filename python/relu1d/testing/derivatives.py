@@ -18,7 +18,7 @@ stay inactive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -184,6 +184,43 @@ def _label(j: int, d: int) -> str:
     return f"{'wbv'[j // m]}[{j % m}]"
 
 
+def _predicted_bound(kind, T, x, y, A, theta_abs, u_abs, R0, loss0, g) -> float:
+    """The rounding bound of the stencil values for a reach T, before evaluating them: the
+    magnitudes at ``|theta| + T |u|`` and, for the loss, values at most
+    ``(sqrt(L(theta)) + sqrt(sum (F_i(T) - F_i(0))^2 / (2n)))^2``, F the forward magnitudes (which
+    bound how far f moves)."""
+    R = rounding.residual_abs(x, y, A, theta_abs + T * u_abs)
+    if kind == "grad":
+        dF = R - R0
+        L_hat = (np.sqrt(max(loss0, 0.0)) + np.sqrt(float(dF @ dF) / (2 * R.size))) ** 2
+        return rounding.loss_bound(L_hat, R, g)
+    return g * float(rounding.grad_abs(x, A, theta_abs + T * u_abs, R).sum())
+
+
+def _best_step(kind, line, x, y, A, theta_abs, u_abs, R0, loss0, g):
+    """Among the feasible stencils and their steps (powers of two from the largest down), the one
+    with the smallest predicted rounding bound ``sum |weights| / (12 h) * bound(values)``: a wide
+    stencil divides by a large h, but where the loss (or gradient) grows fast along u its values, and
+    their rounding, grow with it."""
+    best = None
+    for scheme, h_max, h_min in line.options:
+        amp, per_h = (18.0, 2.0) if scheme == "central" else (128.0, 4.0)
+        step, best_here = h_max, np.inf
+        for _ in range(60):
+            if step <= h_min:
+                break
+            pred = amp / (12.0 * step) * _predicted_bound(kind, per_h * step, x, y, A, theta_abs, u_abs, R0, loss0, g)
+            if best is None or pred < best[0]:
+                best = (pred, scheme, step)
+            if pred > 4.0 * best_here:
+                break  # past the optimum: the bound only grows as h shrinks further
+            best_here = min(best_here, pred)
+            step /= 2.0
+    _, scheme, step = best
+    reach = (2.0 if scheme == "central" else 4.0) * step
+    return replace(line, scheme=scheme, h=step, reach=reach, min_margin=line.min_margin * (line.h / step))
+
+
 def _run_check(kind, cand, theta, directions, h, atol, rtol, margin, rng):
     d = theta.size
     m = (d - 1) // 3
@@ -196,6 +233,7 @@ def _run_check(kind, cand, theta, directions, h, atol, rtol, margin, rng):
     k = U.shape[0]
     theta_abs = np.abs(theta)
     R0 = rounding.residual_abs(x, y, A, theta_abs)
+    loss0 = scalar(cand.loss(theta), "loss(theta)") if kind == "grad" and h is None else 0.0
     if kind == "grad":
         grad0 = output(cand.grad(theta), "grad(theta)", (d,))
         gabs0 = rounding.grad_abs(x, A, theta_abs, R0)
@@ -219,6 +257,8 @@ def _run_check(kind, cand, theta, directions, h, atol, rtol, margin, rng):
         relevant = (theta[2 * m:3 * m] != 0) | (uv != 0) if kind == "grad" else np.ones(m, dtype=bool)
         cap = scale / float(np.abs(u).max())
         line = analyse_line(A, theta, u, relevant, h=h, cap=cap)
+        if h is None and line.scheme != "none":
+            line = _best_step(kind, line, x, y, A, theta_abs, np.abs(u), R0, loss0, g)
         schemes.append(line.scheme)
         margins[j] = line.min_margin
         crossed[j] = bool(line.crossings)
@@ -294,10 +334,10 @@ def _run_check(kind, cand, theta, directions, h, atol, rtol, margin, rng):
 
 _COMMON = """
     h : float or None
-        None (default): each direction's step is the largest the kinks allow (half the distance to the
-        nearest kink along u, rounded down to a power of two, at most about ``max(|theta|, 1) / |u|``).
-        A float: that step for every direction (a direction whose stencils would all cross a kink is
-        skipped).
+        None (default): each direction's stencil and step are chosen among powers of two up to the
+        largest the kinks allow (half the distance to the nearest kink along u, at most about
+        ``max(|theta|, 1) / |u|``) as the one with the smallest predicted rounding bound. A float: that
+        step for every direction (a direction whose stencils would all cross a kink is skipped).
     atol, rtol : float
         Extra tolerance on top of the rounding bound: a direction passes if
         ``|numeric - analytic| <= bound + atol + rtol * |analytic|`` (default 0: the bound alone).

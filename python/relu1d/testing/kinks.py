@@ -83,6 +83,10 @@ class LineAnalysis:
     crossings : (neuron, x) pairs, one per neuron, whose activation would change inside the central
         stencil: ties and near-ties in automatic mode, every crossing within +-2h for a fixed h
     min_margin : min over moving pairs of ``|z| / (h (|u_w| |x| + |u_b|))`` (inf: nothing moves)
+    options : the feasible stencils ``(scheme, largest h, smallest h)``; scheme and h above are the
+        one with the smallest rounding amplification at its largest step (automatic mode), and a
+        caller that knows the magnitudes may pick a smaller step (see
+        :func:`relu1d.testing.derivatives.check_grad`)
     """
 
     scheme: str
@@ -91,6 +95,7 @@ class LineAnalysis:
     limits: tuple
     crossings: tuple
     min_margin: float
+    options: tuple = ()
 
 
 def _round_down_pow2(value: float) -> float:
@@ -231,7 +236,7 @@ def analyse_line(kmap, theta, u, relevant, *, h=None, cap=None) -> LineAnalysis:
     ks = np.flatnonzero(moving)
     if ks.size == 0:  # nothing moves: the loss is one polynomial along the whole line
         step = float(h) if h is not None else _round_down_pow2(cap / 2.0)
-        return LineAnalysis("central", step, 2.0 * step, (np.inf, np.inf), (), np.inf)
+        return LineAnalysis("central", step, 2.0 * step, (np.inf, np.inf), (), np.inf, (("central", step, 0.0),))
     T = float(cap) if cap is not None else (4.0 * h if h is not None else 1.0)
     sel = moving[kmap.cols]
     K = kmap.cols[sel]
@@ -271,6 +276,8 @@ def analyse_line(kmap, theta, u, relevant, *, h=None, cap=None) -> LineAnalysis:
                 if hs > hm:
                     candidates.append((128.0 / (12.0 * hs), scheme, hs))
         candidates.sort(key=lambda c: c[0])
+        options = tuple((sch, hh, 0.0 if sch == "central" else (h_min[1] if sch == "forward" else h_min[0]))
+                        for _, sch, hh in candidates)
     else:
         if 2.0 * h < lim_c:
             candidates.append((0.0, "central", h))
@@ -279,6 +286,7 @@ def analyse_line(kmap, theta, u, relevant, *, h=None, cap=None) -> LineAnalysis:
                 if 4.0 * h < lim and h > hm:
                     candidates.append((0.0, scheme, h))
                     break
+        options = tuple((sch, hh, hh) for _, sch, hh in candidates)
     if candidates:
         _, scheme, step = candidates[0]
         reach = (2.0 if scheme == "central" else 4.0) * step
@@ -296,7 +304,8 @@ def analyse_line(kmap, theta, u, relevant, *, h=None, cap=None) -> LineAnalysis:
     unit = step if np.isfinite(step) else (h if h is not None else 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(move > 0, az / (unit * move), np.inf)
-    return LineAnalysis(scheme, float(step), float(reach), (lim_b, lim_f), tuple(crossings), float(ratio.min()))
+    return LineAnalysis(scheme, float(step), float(reach), (lim_b, lim_f), tuple(crossings), float(ratio.min()),
+                        options)
 
 
 #: Pairs that could reach a kink within this fraction of the natural step ``max(|theta|, 1)`` are
