@@ -164,6 +164,9 @@ def test_mutation_bank_with_a_tie_beside_a_near_tie():
     x = np.array([0.0] * 12 + [2.0**-14])
     y = np.array([0.0] * 12 + [0.125])
     assert_bank_caught(x, y, np.array([0.0625, -0.0, 0.0, 0.0]), 0, 0)
+    # b_0 is pinned: moving it either activates the ties or crosses 2^-14; the directions that keep
+    # u_b independent of u_w (every other one) still see an error in dL/db_0
+    assert_bank_caught(x, 5 * y, np.array([1.0, -0.0, 0.0, 0.0]), 1, 0)
 
 
 def test_mutation_bank_with_a_tiny_gradient():

@@ -330,19 +330,30 @@ def kink_avoiding_directions(kmap, theta, k: int, gen, close: float = CLOSE) -> 
       about a random point r in the middle of the gap where the targets switch:
       ``s_ik = u_w,k (x_i - r)`` with the sign of ``u_w,k`` that of the switch;
     - else (the gap is within rounding of the knot) set to 0: that knot does not move.
+
+    Every other direction (odd j) applies this to the ties alone (pairs within rounding of 0), so that
+    u_w,k and u_b,k stay independent where the close pairs would force a rotation.
     """
     m = (theta.size - 1) // 3
     U = gen.standard_normal((k, theta.size))
     xs = kmap.xu[kmap.rows]
     z = kmap.z
-    near = np.abs(z) <= close * max(float(np.abs(theta).max()), 1.0) * (np.abs(xs) + 1.0)
-    for q in np.unique(kmap.cols[near]):
-        pick = near & (kmap.cols == q)
-        order = np.argsort(xs[pick], kind="stable")
-        xq = xs[pick][order]
-        target = np.where(z[pick][order] > 0, 1.0, -1.0)
-        switches = np.flatnonzero(np.diff(target))
+    w, b = theta[:m], theta[m:2 * m]
+    close_pairs = np.abs(z) <= close * max(float(np.abs(theta).max()), 1.0) * (np.abs(xs) + 1.0)
+    tied_pairs = np.abs(z) <= 64.0 * EPS * (np.abs(xs) * np.abs(w[kmap.cols]) + np.abs(b[kmap.cols]))
+    for q in np.unique(kmap.cols[close_pairs | tied_pairs]):
         for j in range(k):
+            # every other direction protects only the ties (pairs within rounding of their knot): it
+            # may be squeezed by a close pair, but it keeps u_w,k and u_b,k independent where the
+            # close pairs would force a rotation about a point next to the knot
+            near = close_pairs if j % 2 == 0 else tied_pairs
+            pick = near & (kmap.cols == q)
+            if not pick.any():
+                continue
+            order = np.argsort(xs[pick], kind="stable")
+            xq = xs[pick][order]
+            target = np.where(z[pick][order] > 0, 1.0, -1.0)
+            switches = np.flatnonzero(np.diff(target))
             uw, ub = U[j, q], U[j, m + q]
             s = target * (uw * xq + ub)
             if np.all(s > 0):
