@@ -6,18 +6,23 @@ Parameters live in one float64 vector ``theta = [w(m), b(m), v(m), c]`` of lengt
 
 from __future__ import annotations
 
+from . import analysis
 from ._version import __version__
 from .checkpoint import CheckpointError
+from .config import TrainConfig
 from .data import TARGETS, load_data, make_data, target_function
+from .datasets import DISTRIBUTIONS, make_regression
 from .objective import KERNELS, Objective
 from .params import INIT_SCHEMES, init_params, pack, predict, unpack, width_of
 from .run import History, Run
 from .schedule import StepSize
 from .spectrum import EigenResult, hessian_eigenvalues, sharpness
+from .sweep import load_sweep, sweep  # noqa: E402  (the function shadows the module name; import helpers from relu1d.sweep)
 from .train import resume, train
 
 __all__ = [
     "__version__",
+    "analysis",
     "Objective",
     "KERNELS",
     "INIT_SCHEMES",
@@ -34,9 +39,24 @@ __all__ = [
     "Run",
     "History",
     "StepSize",
+    "TrainConfig",
     "CheckpointError",
     "make_data",
     "load_data",
     "target_function",
     "TARGETS",
+    "make_regression",
+    "DISTRIBUTIONS",
+    "sweep",
+    "load_sweep",
+    "GDRegressor",
 ]
+
+
+def __getattr__(name):
+    # scikit-learn is optional and slow to import: the estimator loads on first use
+    if name == "GDRegressor":
+        from .estimator import GDRegressor
+
+        return GDRegressor
+    raise AttributeError(f"module 'relu1d' has no attribute {name!r}")

@@ -1,0 +1,548 @@
+// FastKernel: the O(n + m log n) sorted-data algorithm.
+#include "relu1d/fast_kernel.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "interval_moments.hpp"
+#include "neuron_terms.hpp"
+#include "relu1d/numerics.hpp"
+#include "simd/neuron_loops.hpp"
+
+namespace relu1d {
+
+namespace {
+
+using detail::kMovedBit;
+
+// Smallest i in [0, n] with pred(i) true, for pred monotone (false..false, true..true) on [0, n),
+// pred(n) taken as true. Gallops from the guess g: O(log |answer - g|) evaluations.
+template <class Pred>
+std::size_t first_true(Pred pred, std::size_t n, std::size_t g) {
+    using idx = long long;
+    const idx N = static_cast<idx>(n);
+    idx guess = std::min<idx>(static_cast<idx>(g), N);
+    auto test = [&](idx i) { return i >= N || pred(static_cast<std::size_t>(i)); };
+    idx a, b;  // pred(a) false (or a == -1), pred(b) true (or b == n)
+    if (test(guess)) {
+        b = guess;
+        for (idx step = 1;; step *= 2) {
+            const idx t = b - step;
+            if (t < 0) { a = -1; break; }
+            if (!test(t)) { a = t; break; }
+            b = t;
+        }
+    } else {
+        a = guess;
+        for (idx step = 1;; step *= 2) {
+            const idx t = a + step;
+            if (t >= N) { b = N; break; }
+            if (test(t)) { b = t; break; }
+            a = t;
+        }
+    }
+    while (b - a > 1) {
+        const idx mid = a + (b - a) / 2;
+        if (test(mid)) b = mid; else a = mid;
+    }
+    return static_cast<std::size_t>(b);
+}
+
+// The slot of a neuron flagged by pass 1 of FastKernel::locate (flagged slot s: boundary moved by
+// more than one point, or w == 0): gallop from the old boundary with the exact predicate.
+inline std::size_t settle_one(std::size_t s, std::size_t n, const double* x, double w, double b) {
+    s &= ~kMovedBit;
+    const std::size_t guess = s > n ? s - (n + 1) : s;
+    if (w > 0.0) return first_true([&](std::size_t i) { return is_active(w, b, x[i]); }, n, guess);
+    if (w < 0.0) return n + 1 + first_true([&](std::size_t i) { return !is_active(w, b, x[i]); }, n, guess);
+    return is_active(w, b, x[0]) ? 0 : n;  // w == 0 (or NaN): the same at every point: suffix [0, n) or [n, n)
+}
+
+// T0_k, T1_k: the sums of t and t x over neuron k's active set, looked up by its slot in the
+// table U (U[2 s], U[2 s + 1] = the sums for slot s: GCC loads these pairs element by element,
+// faster here than two gathers).
+RELU1D_NOINLINE void interval_sums(std::size_t m, const std::size_t* __restrict slot, const double* __restrict U,
+                                   double* __restrict T0, double* __restrict T1) {
+    for (std::size_t k = 0; k < m; ++k) {
+        T0[k] = U[2 * slot[k]];
+        T1[k] = U[2 * slot[k] + 1];
+    }
+}
+
+// The neuron entries of H u (neuron_hvp) with (T0_k, T1_k) = (U[2 slot_k], U[2 slot_k + 1]) looked up
+// on the way.
+RELU1D_NOINLINE void assemble_hvp_slots(std::size_t m, double inv_n, const double* __restrict w,
+                                        const double* __restrict b, const double* __restrict v,
+                                        const double* __restrict uw, const double* __restrict ub,
+                                        const double* __restrict uv, const double* __restrict S0,
+                                        const double* __restrict S1, const std::size_t* __restrict slot,
+                                        const double* __restrict U, double* __restrict ow, double* __restrict ob,
+                                        double* __restrict ov) {
+    for (std::size_t k = 0; k < m; ++k)
+        detail::neuron_hvp(w[k], b[k], v[k], uw[k], ub[k], uv[k], S0[k], S1[k], U[2 * slot[k]], U[2 * slot[k] + 1],
+                           inv_n, ow[k], ob[k], ov[k]);
+}
+
+// (v_k w_k, v_k b_k) at ab[2 k], ab[2 k + 1]: the coefficients of the forward pass.
+void products(std::size_t m, const double* __restrict w, const double* __restrict b, const double* __restrict v,
+              double* __restrict ab) {
+    for (std::size_t k = 0; k < m; ++k) {
+        ab[2 * k] = v[k] * w[k];
+        ab[2 * k + 1] = v[k] * b[k];
+    }
+}
+
+using detail::wild_coefficients;
+
+// The number of wild coefficient pairs among ab[0 .. 2 m).
+std::size_t count_wild(std::size_t m, const double* __restrict ab, double scale, double limit) {
+    std::size_t wild = 0;
+    for (std::size_t k = 0; k < m; ++k) wild += wild_coefficients(ab[2 * k], ab[2 * k + 1], scale, limit);
+    return wild;
+}
+
+// (d[2 slot_k], d[2 slot_k + 1]) += (ab[2 k], ab[2 k + 1]): one pair load, add and store per
+// neuron, and used[slot_k] = 1. With kSkipWild, neurons with wild coefficients are marked but not
+// added (FastKernel::evaluate adds their terms point by point).
+template <bool kSkipWild>
+void scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const double* __restrict ab,
+                   double* __restrict d, char* __restrict used, double scale, double limit) {
+    for (std::size_t k = 0; k < m; ++k) {
+        used[slot[k]] = 1;
+        if (kSkipWild && wild_coefficients(ab[2 * k], ab[2 * k + 1], scale, limit)) continue;
+        double* e = d + 2 * slot[k];
+        store_pair(e, load_pair(e) + load_pair(ab + 2 * k));
+    }
+}
+
+// Pass 2 of FastKernel::locate: the neurons flagged by pass 1 (boundary moved by more than one
+// point, or w == 0), each settled by settle_one.
+void settle_moved(std::size_t m, std::size_t n, const double* x, const double* w, const double* b,
+                  std::size_t* slot) {
+    for (std::size_t k = 0; k < m; ++k)
+        if (slot[k] & kMovedBit) slot[k] = settle_one(slot[k], n, x, w[k], b[k]);  // rare: a well-predicted branch
+}
+
+}  // namespace
+
+FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::move(data)) {
+    const std::size_t n = data_->n();
+    dAB_.assign(2 * (2 * n + 2), 0.0);
+    suffix_.assign(4 * (n + 1), 0.0);
+    Ur_.assign(2 * (2 * n + 2), 0.0);
+    Ut_.assign(2 * (2 * n + 2), 0.0);
+    seg_.assign(2 * (n + 1), 0.0);
+    used_.assign(2 * n + 2, 0);
+    xpad_.assign(n + 4, 0.0);
+    const double inf = std::numeric_limits<double>::infinity();
+    xpad_[0] = xpad_[1] = -inf;
+    std::copy(data_->x(), data_->x() + n, xpad_.begin() + 2);
+    xpad_[n + 2] = xpad_[n + 3] = inf;
+    coef_scale_ = std::max({1.0, std::fabs(data_->x()[0]), std::fabs(data_->x()[n - 1])});
+}
+
+FastKernel::~FastKernel() = default;
+
+void FastKernel::locate(const Params& p) {
+    mirror_theta_ = nullptr;  // a new prepare: the mirror (if any) is dropped, not written back
+    mirror_dirty_ = false;
+    const std::size_t n = data_->n(), m = p.m;
+    if (slot_.size() != m) slot_.assign(m, n / 2);
+    // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point.
+    if (detail::check_boundaries(m, n, p.w, p.b, xpad_.data(), slot_.data()) > 0)
+        settle_moved(m, n, data_->x(), p.w, p.b, slot_.data());
+}
+
+void FastKernel::build_mirror(double* theta) {
+    // The neurons with a non-empty active set: the others have a zero gradient and never move.
+    const std::size_t m = m_, n = data_->n();
+    live_.clear();
+    for (std::size_t k = 0; k < m; ++k)
+        if (slot_[k] != n && slot_[k] != n + 1) live_.push_back(k);
+    const std::size_t live = live_.size();
+    for (auto* vec : {&lw_, &lb_, &lv_}) vec->resize(live);
+    lslot_.resize(live);
+    for (std::size_t j = 0; j < live; ++j) {
+        const std::size_t k = live_[j];
+        lw_[j] = theta[k];
+        lb_[j] = theta[m + k];
+        lv_[j] = theta[2 * m + k];
+        lslot_[j] = slot_[k];
+    }
+    mirror_theta_ = theta;
+    mirror_dirty_ = false;
+}
+
+void FastKernel::sync() {
+    if (!mirror_dirty_) return;
+    const std::size_t m = m_;
+    double* theta = mirror_theta_;
+    for (std::size_t j = 0; j < live_.size(); ++j) {
+        const std::size_t k = live_[j];
+        theta[k] = lw_[j];
+        theta[m + k] = lb_[j];
+        theta[2 * m + k] = lv_[j];
+        slot_[k] = lslot_[j];
+    }
+    mirror_dirty_ = false;
+}
+
+double FastKernel::descend(double eta, double* theta) {
+    // theta is theta_: the kernel holds slot_, r_ and Ur_ for it. The step runs over the mirror
+    // of the live neurons, in their order in theta: the slot sums that the sweeps read get the
+    // same terms in the same order as over all neurons (a dead neuron's slot is never read).
+    if (theta != theta_) throw std::invalid_argument("theta: descend steps the theta the kernel was prepared at");
+    if (mirror_theta_ != theta) build_mirror(theta);
+    const std::size_t m = m_, n = data_->n(), live = live_.size();
+    const double inv_n = 1.0 / static_cast<double>(n);
+    g2_.resize(live);
+#if RELU1D_HAS_AVX512_LOOPS
+    const auto step_neurons = detail::descend_neurons_avx512;
+#else
+    const auto step_neurons = detail::descend_neurons;
+#endif
+    // the step and the boundaries at the new parameters, then the forward pass
+    std::size_t wild = 0;
+    if (step_neurons(live, n, inv_n, eta, lw_.data(), lb_.data(), lv_.data(), lslot_.data(), Ur_.data(), xpad_.data(),
+                     g2_.data(), ab_.data(), coef_scale_, coef_limit(), wild) > 0)
+        settle_moved(live, n, data_->x(), lw_.data(), lb_.data(), lslot_.data());
+    mirror_dirty_ = true;
+    const double gc = rsum_ / static_cast<double>(n);
+    theta[3 * m] = theta[3 * m] - eta * gc;
+    theta_ = theta;
+    psum_ = evaluate<true>(theta[3 * m], ab_.data(), lw_.data(), lb_.data(), lv_.data(), lslot_.data(), live,
+                           r_.data(), Ur_.data(), wild);
+    rsum_ = psum_;
+    sums_stale_ = true;
+    set_loss();
+    return sum(g2_.data(), live) + gc * gc;
+}
+
+void FastKernel::linear_sweep(const double* ab, double c0, double* s) {
+    psum_ = evaluate<false>(c0, ab, nullptr, nullptr, nullptr, slot_.data(), m_, s, Ut_.data());
+}
+
+void FastKernel::forward(const Params& p, double* r) {
+    products(p.m, p.w, p.b, p.v, ab_.data());
+    psum_ = evaluate<true>(p.c, ab_.data(), p.w, p.b, p.v, slot_.data(), p.m, r, Ur_.data());
+}
+
+template <bool kResidual>
+double FastKernel::evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
+                            const std::size_t* slot, std::size_t count, double* s, double* U, std::size_t wild) {
+    // Every running sum below covers only points or neurons that are active where it is used.
+    // The coefficient sums add a neuron where its active set starts (forwards for suffixes,
+    // backwards for prefixes). The data between two consecutive boundaries in use (a segment)
+    // are all active for the same neurons; the sweep sums (s, s x) over each segment separately,
+    // and slot_sums adds the segments' totals forwards for the prefix slots and backwards for the
+    // suffix slots. So no sum passes through points outside a neuron's active set, and the error
+    // stays within a few eps times the neuron's own terms, whatever lies outside (a difference of
+    // two running totals over all the data loses everything there).
+    const std::size_t n = data_->n();
+    const bool segments = segment_ratio_ > 0 && segment_ratio_ * count < n;
+    const double limit = coef_limit();
+    if (wild == kUncounted) wild = count_wild(count, ab, coef_scale_, limit);
+    if (wild > 0) scatter_pairs<true>(count, slot, ab, dAB_.data(), used_.data(), coef_scale_, limit);
+    else scatter_pairs<false>(count, slot, ab, dAB_.data(), used_.data(), coef_scale_, limit);
+    if (segments) {
+        sweep_segments<kResidual>(c0, s, slot, count);
+    } else {
+        sweep<kResidual>(c0, s);
+        edges_.resize(n + 1);  // the boundaries in use, ascending (branch-free compaction)
+        const char* used = used_.data();
+        edges_[0] = 0;
+        std::size_t e = 1;
+        for (std::size_t i = 1; i < n; ++i) {
+            edges_[e] = i;
+            e += used[i] | used[n + 1 + i];
+        }
+        edges_[e] = n;
+        edges_.resize(e + 1);
+    }
+    if (wild > 0) {
+        // Neurons with coefficients too large for the running sums: their terms point by point, in
+        // the dense kernel's order of products (v (w x + b), finite wherever the result is)
+        const double* x = data_->x();
+        for (std::size_t k = 0; k < count; ++k) {
+            if (!wild_coefficients(ab[2 * k], ab[2 * k + 1], coef_scale_, limit)) continue;
+            const std::size_t sl = slot[k];
+            const std::size_t lo = sl > n ? 0 : sl, hi = sl > n ? sl - (n + 1) : n;
+            if (w != nullptr) {
+                for (std::size_t i = lo; i < hi; ++i) s[i] += v[k] * (w[k] * x[i] + b[k]);
+            } else {
+                for (std::size_t i = lo; i < hi; ++i) s[i] += ab[2 * k] * x[i] + ab[2 * k + 1];
+            }
+        }
+        segment_totals(s);
+    }
+    clear_slots(slot, count);
+    return slot_sums(U);
+}
+
+template <bool kResidual>
+void FastKernel::sweep(double c0, double* s) {
+    // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise). Each neuron
+    // has added its coefficients to one slot; a backward sweep sums the prefix-active neurons, a
+    // forward sweep the suffix-active ones, both double-double. The forward sweep also forms the
+    // segments' sums of (s, s x) (segment_totals, the same bits).
+    const std::size_t n = data_->n();
+    const double* x = data_->x();
+    const double* y = data_->y();
+    dAB_[1] += c0;  // c0 counts everywhere: slot 0 of the forward part
+    const double* d = dAB_.data();
+    double* suf = suffix_.data();  // per i: (A hi, B hi, A lo, B lo)
+    {  // backward: neurons active on [0, hi) sit at slot n + 1 + hi and count for every i < hi
+        CompensatedPair AB;
+        for (std::size_t i = n; i-- > 0;) {
+            AB.add(load_pair(d + 2 * (n + 2 + i)));  // slot of hi = i + 1
+            store_pair(suf + 4 * i, AB.hi);
+            store_pair(suf + 4 * i + 2, AB.lo);
+        }
+    }
+    double* R = seg_.data();
+    const char* used = used_.data();
+    const Pair zero = make_pair(0.0, 0.0);
+    CompensatedPair AB, acc;
+    for (std::size_t i = 0; i < n; ++i) {
+        AB.add(load_pair(d + 2 * i));
+        Pair hi, e;
+        two_sum(AB.hi, load_pair(suf + 4 * i), hi, e);
+        const Pair lo = e + (AB.lo + load_pair(suf + 4 * i + 2));
+        // (A hi + A lo) x + (B hi + B lo) with one rounding on the leading part
+        double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
+        if (kResidual) t = t - y[i];
+        s[i] = t;
+        if (i == 0 || (used[i] | used[n + 1 + i])) acc.hi = acc.lo = zero;  // a new segment
+        acc.add(make_pair(t, t * x[i]));
+        store_pair(R + 2 * (i + 1), acc.hi + acc.lo);
+    }
+}
+
+template <bool kResidual>
+void FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count) {
+    // sweep() for few neurons and many data points: the same bits, with the compensated sums
+    // taken only where a slot is in use. A slot that no neuron uses holds zero, and adding zero
+    // leaves a compensated sum as it was, so the forward and backward sums are constant between
+    // the boundaries in use and the merged coefficients (hence s_i) are those of sweep(). The
+    // segments' sums are stored at their ends only, and their starts listed in edges_.
+    const std::size_t n = data_->n();
+    const double* x = data_->x();
+    const double* y = data_->y();
+    dAB_[1] += c0;  // c0 counts everywhere: slot 0 of the forward part
+    const double* d = dAB_.data();
+    // the boundaries in use: forward slots q in [0, n) (0 for c0), backward ends hi in (0, n]
+    fwd_.assign(1, 0);
+    bwd_.clear();
+    for (std::size_t k = 0; k < count; ++k) {
+        const std::size_t sl = slot[k];
+        if (sl < n) fwd_.push_back(sl);
+        else if (sl > n + 1) bwd_.push_back(sl - (n + 1));  // slots n and n + 1: empty sets
+    }
+    for (auto* v : {&fwd_, &bwd_}) {
+        std::sort(v->begin(), v->end());
+        v->erase(std::unique(v->begin(), v->end()), v->end());
+    }
+    // backward sums, as sweep() forms them (descending ends): bstate_[j] = the sum over ends
+    // bwd_[j..], valid for i in [bwd_[j - 1], bwd_[j])
+    const std::size_t nb = bwd_.size();
+    bstate_.resize(4 * (nb + 1));
+    {
+        CompensatedPair AB;
+        store_pair(bstate_.data() + 4 * nb, AB.hi);
+        store_pair(bstate_.data() + 4 * nb + 2, AB.lo);
+        for (std::size_t j = nb; j-- > 0;) {
+            AB.add(load_pair(d + 2 * (n + 1 + bwd_[j])));
+            store_pair(bstate_.data() + 4 * j, AB.hi);
+            store_pair(bstate_.data() + 4 * j + 2, AB.lo);
+        }
+    }
+    double* R = seg_.data();
+    edges_.clear();
+    CompensatedPair AB;
+    std::size_t jf = 0, jb = 0;  // next forward slot to add; first end > i
+    std::size_t i = 0;
+    while (i < n) {
+        while (jf < fwd_.size() && fwd_[jf] <= i) AB.add(load_pair(d + 2 * fwd_[jf++]));
+        while (jb < nb && bwd_[jb] <= i) ++jb;
+        const std::size_t next = std::min(jf < fwd_.size() ? fwd_[jf] : n, jb < nb ? bwd_[jb] : n);
+        Pair hi, e;
+        two_sum(AB.hi, load_pair(bstate_.data() + 4 * jb), hi, e);
+        const Pair lo = e + (AB.lo + load_pair(bstate_.data() + 4 * jb + 2));
+        edges_.push_back(i);
+        CompensatedPair acc;  // the segment [i, next)
+        for (; i < next; ++i) {
+            double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
+            if (kResidual) t = t - y[i];
+            s[i] = t;
+            acc.add(make_pair(t, t * x[i]));
+        }
+        store_pair(R + 2 * i, acc.hi + acc.lo);
+    }
+    edges_.push_back(n);
+}
+
+void FastKernel::segment_totals(const double* s) {
+    const std::size_t n = data_->n();
+    const double* x = data_->x();
+    double* R = seg_.data();
+    const Pair zero = make_pair(0.0, 0.0);
+    const char* used = used_.data();
+    CompensatedPair acc;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i == 0 || (used[i] | used[n + 1 + i])) acc.hi = acc.lo = zero;
+        acc.add(make_pair(s[i], s[i] * x[i]));
+        store_pair(R + 2 * (i + 1), acc.hi + acc.lo);
+    }
+}
+
+double FastKernel::slot_sums(double* U) const {
+    // The segments' totals added up forwards for the prefix slots n + 1 + q (sums over [0, q))
+    // and backwards for the suffix slots q (sums over [q, n)), the two in one loop.
+    const std::size_t n = data_->n(), E = edges_.size();
+    const std::size_t* edge = edges_.data();
+    const double* R = seg_.data();
+    double* P = U + 2 * (n + 1);
+    CompensatedPair F, G;
+    store_pair(P, F.hi + F.lo);
+    store_pair(U + 2 * n, G.hi + G.lo);
+    for (std::size_t j = 1; j < E; ++j) {
+        const std::size_t q = edge[j], r = edge[E - 1 - j], end = edge[E - j];
+        F.add(load_pair(R + 2 * q));
+        G.add(load_pair(R + 2 * end));
+        store_pair(P + 2 * q, F.hi + F.lo);
+        store_pair(U + 2 * r, G.hi + G.lo);
+    }
+    return F.hi[0] + F.lo[0];
+}
+
+void FastKernel::clear_slots(const std::size_t* slot, std::size_t count) {
+    // dAB_ and used_ are all zeros between sweeps. With few neurons for many data points, zeroing
+    // just the slots they wrote (and slot 0, which took c0) is much cheaper than zeroing all 2n + 2.
+    if (count >= data_->n()) {
+        std::fill(dAB_.begin(), dAB_.end(), 0.0);
+        std::fill(used_.begin(), used_.end(), 0);
+        return;
+    }
+    for (std::size_t k = 0; k < count; ++k) {
+        dAB_[2 * slot[k]] = dAB_[2 * slot[k] + 1] = 0.0;
+        used_[slot[k]] = 0;
+    }
+    dAB_[0] = dAB_[1] = 0.0;
+}
+
+double FastKernel::transpose_product(const double* s, const double* u, double* out) {
+    // s is s_ from linear_sweep, which left the sums of (s, s x) per slot in Ut_ and the total in psum_
+    (void)s;
+    const std::size_t m = m_;
+    const double* th = theta_;
+    assemble_hvp_slots(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m,
+                       S0_.data(), S1_.data(), slot_.data(), Ut_.data(), out, out + m, out + 2 * m);
+    return psum_;
+}
+
+void FastKernel::summarize_residuals() {
+    // the forward pass filled Ur_; S0, S1 wait until needed (a GD step reads them straight from Ur_)
+    rsum_ = psum_;
+    sums_stale_ = true;
+}
+
+void FastKernel::refresh_sums() { interval_sums(m_, slot_.data(), Ur_.data(), S0_.data(), S1_.data()); }
+
+void FastKernel::hessian(double* H) {
+    // Every entry of J^T J is a combination of sums of 1, x, x^2 over the intersection of two
+    // neurons' active intervals: O(1) each from the interval moments (each accurate to eps times
+    // the interval's own magnitudes). Where a parameter or a data point of the interval is outside
+    // the tame range (tame_value), the moment formulas could overflow or underflow where the
+    // products of the dense kernel do not (w_j w_k before x^2): those blocks are summed point by
+    // point with the dense kernel's products, J entries (v x, v, w x + b) first.
+    sync();
+    ensure_sums();
+    const Params p(theta_, dim());
+    const std::size_t m = p.m, d = dim(), n = data_->n();
+    const double nn = static_cast<double>(n);
+    const double* x = data_->x();
+    if (!moments_) moments_ = std::make_unique<detail::IntervalMoments>(x, n);
+    const detail::IntervalMoments& M = *moments_;
+    std::vector<char> tame(m);
+    for (std::size_t k = 0; k < m; ++k) tame[k] = tame_value(p.w[k]) && tame_value(p.b[k]) && tame_value(p.v[k]);
+    for (std::size_t q = 0; q < d * d; ++q) H[q] = 0.0;
+    auto set = [&](std::size_t a, std::size_t b, double val) { H[a * d + b] = H[b * d + a] = val; };
+    for (std::size_t j = 0; j < m; ++j) {
+        const double wj = p.w[j], bj = p.b[j], vj = p.v[j];
+        for (std::size_t k = j; k < m; ++k) {
+            const std::size_t a = std::max(interval_lo(j), interval_lo(k));
+            const std::size_t b = std::min(interval_hi(j), interval_hi(k));
+            if (a >= b) continue;
+            const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
+            // G[3 r + c]: sum over [a, b) of J_r(j) J_c(k), r, c in (w, b, v)
+            double G[9];
+            if (tame[j] && tame[k] && M.tame(a, b)) {
+                double Sx, Sxx;
+                M.range(a, b, Sx, Sxx);
+                const double S1 = static_cast<double>(b - a);
+                const double vv = vj * vk;
+                G[0] = vv * Sxx;
+                G[1] = vv * Sx;
+                G[3] = vv * Sx;
+                G[4] = vv * S1;
+                G[2] = vj * (wk * Sxx + bk * Sx);
+                G[6] = vk * (wj * Sxx + bj * Sx);
+                G[5] = vj * (wk * Sx + bk * S1);
+                G[7] = vk * (wj * Sx + bj * S1);
+                G[8] = wj * wk * Sxx + (wj * bk + bj * wk) * Sx + bj * bk * S1;
+            } else {
+                for (double& g : G) g = 0.0;
+                for (std::size_t i = a; i < b; ++i) {
+                    const double Jj[3] = {vj * x[i], vj, wj * x[i] + bj};
+                    const double Jk[3] = {vk * x[i], vk, wk * x[i] + bk};
+                    for (int r = 0; r < 3; ++r)
+                        for (int c = 0; c < 3; ++c) G[3 * r + c] += Jj[r] * Jk[c];
+                }
+            }
+            for (std::size_t r = 0; r < 3; ++r)
+                for (std::size_t c = 0; c < 3; ++c) set(r * m + j, c * m + k, G[3 * r + c] / nn);
+        }
+    }
+    const std::size_t ic = 3 * m;
+    for (std::size_t k = 0; k < m; ++k) {
+        const std::size_t a = interval_lo(k), b = interval_hi(k);
+        double G[3] = {0.0, 0.0, 0.0};  // sums of (v x, v, w x + b) over the active set
+        if (a < b && tame[k] && M.tame(a, b)) {
+            double Sx, Sxx;
+            M.range(a, b, Sx, Sxx);
+            const double cnt = static_cast<double>(b - a);
+            G[0] = p.v[k] * Sx;
+            G[1] = p.v[k] * cnt;
+            G[2] = p.w[k] * Sx + p.b[k] * cnt;
+        } else {
+            for (std::size_t i = a; i < b; ++i) {
+                G[0] += p.v[k] * x[i];
+                G[1] += p.v[k];
+                G[2] += p.w[k] * x[i] + p.b[k];
+            }
+        }
+        for (std::size_t r = 0; r < 3; ++r) set(ic, r * m + k, G[r] / nn);
+        // residual term R: d2f/(dv dw) = a x, d2f/(dv db) = a
+        H[(2 * m + k) * d + k] += S1_[k] / nn;
+        H[k * d + 2 * m + k] += S1_[k] / nn;
+        H[(2 * m + k) * d + m + k] += S0_[k] / nn;
+        H[(m + k) * d + 2 * m + k] += S0_[k] / nn;
+    }
+    H[ic * d + ic] = 1.0;  // sum_i 1 / n
+}
+
+std::size_t FastKernel::knots_inside() {
+    sync();
+    const Params p(theta_, dim());
+    const std::size_t n = data_->n();
+    std::size_t count = 0;
+    for (std::size_t k = 0; k < p.m; ++k) {
+        if (p.w[k] == 0.0 || p.v[k] == 0.0) continue;
+        count += (boundary(k) > 0 && boundary(k) < n);
+    }
+    return count;
+}
+
+}  // namespace relu1d
