@@ -157,6 +157,16 @@ def test_ctrl_c_during_the_last_chunk_leaves_a_finished_run_finished():
     assert run.history["step"][-1] == steps
 
 
+def test_callback_stop_after_the_last_chunk_leaves_a_finished_run_finished():
+    # a sweep's callback answers "stop" from Ctrl-C onwards; a run whose steps are all done by then
+    # is complete, not "stopped" (its resume would report it as stopped again, doing nothing)
+    obj, th0 = small()
+    run = relu1d.train(obj, th0, lr=0.05, steps=1, callback=lambda run: True)
+    assert run.status == "max_steps" and run.steps == 1
+    run = relu1d.train(obj, th0, lr=0.05, steps=10**6, callback=lambda run: run.steps >= 1)
+    assert run.status == "stopped" and 1 <= run.steps < 10**6
+
+
 # ---------------------------------------------------------------------------------------------
 # Threads
 

@@ -237,7 +237,7 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                 except Exception:
                     _save_before_raise(run, checkpoint)
                     raise
-                if stop:
+                if stop and trainer.step < end:  # (asked after the last chunk: the run is complete)
                     run.status = "stopped"
                     break
                 now = time.perf_counter()
