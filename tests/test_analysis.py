@@ -214,6 +214,33 @@ def test_weighted_tv1_against_the_definition(problem):
                   "weighted TV(1) against the definition")
 
 
+def test_tracking_along_a_run_equals_the_direct_computation():
+    """What train records (the sort warm-started from the previous measurement, one computation
+    shared by two columns) equals weighted_tv1 and effective_knots to the bit, also when knots
+    swap order, appear, vanish or tie between steps."""
+    from relu1d import _core
+
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.uniform(-1, 1, 40))
+    theta = relu1d.init_params(60, rng=6)
+    thetas = []
+    for step in range(40):
+        theta = theta + rng.normal(scale=0.02 if step % 10 else 0.5, size=theta.size)  # small moves, big jumps
+        t = theta.copy()
+        m = (t.size - 1) // 3
+        if step % 7 == 3:
+            t[2 * m + 5] = 0.0                       # v = 0: knot vanishes
+            t[7], t[m + 7] = 0.0, 0.4                # w = 0, b > 0: a constant neuron
+            t[9], t[m + 9], t[2 * m + 9] = t[8], t[m + 8], -t[2 * m + 8]  # two knots that cancel exactly
+            t[11], t[m + 11] = t[10], t[m + 10]      # a shared knot
+        thetas.append(t)
+    thetas = np.array(thetas)
+    wtv1, count = _core.function_space_track(x, thetas)
+    for i, t in enumerate(thetas):
+        assert wtv1[i] == analysis.weighted_tv1(t, x), i
+        assert count[i] == analysis.effective_knots(t, x).count, i
+
+
 def test_effective_knots_threshold_and_distances():
     x = np.linspace(-1, 1, 11)                        # spacing 0.2
     # knots at -0.5 (jump 1), 0.05 (jump 2), 0.33 (jump 0.01), 1.5 (outside, jump 5)

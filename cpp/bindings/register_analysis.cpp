@@ -104,6 +104,36 @@ void register_analysis(py::module_& m) {
         py::arg("x_sorted"), py::arg("theta"), py::arg("rel_tol") = kEffectiveKnotRelTol,
         "Knots strictly inside the data range carrying at least rel_tol of its TV(1).");
 
+    m.def("function_space_track", [](const py::handle& x_sorted, const py::handle& thetas, double rel_tol) {
+            Sample s = sample_arg(x_sorted);
+            using Matrix = py::array_t<double, py::array::c_style | py::array::forcecast>;
+            Matrix th = Matrix::ensure(thetas);
+            if (!th || th.ndim() != 2 || th.shape(1) < 4 || (th.shape(1) - 1) % 3 != 0)
+                throw py::value_error("thetas: expected a 2-D array with rows of length 3*m + 1");
+            const auto rows = static_cast<std::size_t>(th.shape(0));
+            const auto dim = static_cast<std::size_t>(th.shape(1));
+            const auto n = static_cast<std::size_t>(s.x.shape(0));
+            std::vector<double> zeros(n, 0.0);
+            const SortedData data(s.x.data(), zeros.data(), n);
+            py::array_t<double> wtv1(static_cast<py::ssize_t>(rows));
+            py::array_t<std::int64_t> count(static_cast<py::ssize_t>(rows));
+            double* w = wtv1.mutable_data();
+            std::int64_t* c = count.mutable_data();
+            const double* t = th.data();
+            {
+                py::gil_scoped_release release;
+                FunctionSpaceTracker tracker;
+                for (std::size_t r = 0; r < rows; ++r) {
+                    const Params p(t + r * dim, dim);
+                    w[r] = tracker(p, data, rel_tol).wtv1;
+                    c[r] = static_cast<std::int64_t>(tracker(p, data, rel_tol).effective_knots);  // the cached result
+                }
+            }
+            return py::make_tuple(wtv1, count);
+        },
+        py::arg("x_sorted"), py::arg("thetas"), py::arg("rel_tol") = kEffectiveKnotRelTol,
+        "The along-a-run computation (warm-started sort, shared result) over the rows of thetas.");
+
     m.def("gram", [](const py::handle& x_sorted, const py::handle& theta) {
             Array x = vector_arg(x_sorted, "x_sorted");
             Array t = theta_param(theta);

@@ -6,6 +6,7 @@ Parameters live in one float64 vector ``theta = [w(m), b(m), v(m), c]`` of lengt
 
 from __future__ import annotations
 
+from . import analysis
 from ._version import __version__
 from .checkpoint import CheckpointError
 from .data import TARGETS, load_data, make_data, target_function
@@ -20,6 +21,7 @@ from .train import resume, train
 
 __all__ = [
     "__version__",
+    "analysis",
     "Objective",
     "KERNELS",
     "INIT_SCHEMES",

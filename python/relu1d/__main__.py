@@ -1,5 +1,5 @@
-"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``, ``relu1d sweep``,
-``relu1d reproduce NAME``."""
+"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``, ``relu1d report PATH``,
+``relu1d plot PATH --out FILE``, ``relu1d sweep``, ``relu1d reproduce NAME``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="summarise a saved run")
     i.add_argument("path")
 
+    from ._cli_analysis import add_subcommands as add_analysis_subcommands
+    add_analysis_subcommands(sub)
     from ._cli_sweep import add_sweep_parser
     add_sweep_parser(sub)
     from ._cli_reproduce import add_reproduce_parser
@@ -68,6 +70,9 @@ def main(argv=None) -> int:
     import relu1d
 
     args = _parser().parse_args(argv)
+    from ._cli_analysis import COMMANDS as ANALYSIS_COMMANDS, run_command as run_analysis_command
+    if args.command in ANALYSIS_COMMANDS:
+        return run_analysis_command(args)
     if args.command == "sweep":
         from ._cli_sweep import run_sweep_command
         return run_sweep_command(args)

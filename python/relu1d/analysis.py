@@ -92,6 +92,13 @@ def _interval(lo, hi, *, finite: bool = True):
 # Knots and the spline
 
 
+def network_values(theta, points) -> np.ndarray:
+    """f at sorted points through the compiled fast forward pass: O(p + m log p) instead of the
+    O(p m) of :func:`relu1d.predict` (the same activation rule; equal to rounding)."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    return _core.Objective(points, np.zeros(points.size), "fast", 0).residuals(theta)
+
+
 @dataclass(frozen=True)
 class Knots:
     """Knots of f and the slope jumps there.
@@ -200,7 +207,7 @@ def spline(theta, lo, hi) -> LinearSpline:
     left = (w < 0) & (t > lo)
     slope0 = float(np.sum(v[right] * w[right]) + np.sum(v[left] * w[left]))
     slopes = slope0 + np.concatenate([[0.0], np.cumsum(k.merged_jumps[inside])])
-    values = predict(theta, breakpoints)
+    values = network_values(theta, breakpoints)
     return LinearSpline(breakpoints=breakpoints, values=values, slopes=slopes)
 
 
@@ -512,7 +519,8 @@ class StabilityReport:
         if self.history_wtv1:
             h = self.history_wtv1
             rows.append(("along the run", f"{h['measurements']}",
-                         f"sharpness measurements; wTV(1) from {h['first']:.4g} to {h['last']:.4g}, max {h['max']:.4g}"))
+                         f"sharpness measurements; wTV(1) from {h['first']:.4g} to {h['last']:.4g}, "
+                         f"max {h['max']:.4g}"))
         return rows
 
     def _title(self) -> str:
@@ -539,7 +547,7 @@ def _mean_sq_diff_f0(theta, f0, lo, hi, points: int = 4001) -> float:
     truth = np.asarray(f0(grid), dtype=np.float64)
     if truth.shape != grid.shape or not np.isfinite(truth).all():
         raise ValueError("f0: must map an array of points to finite values of the same shape")
-    return float(np.mean((predict(theta, grid) - truth) ** 2))
+    return float(np.mean((network_values(theta, grid) - truth) ** 2))
 
 
 def stability_report(objective, theta, lr, *, f0=None, x_test=None, y_test=None, interior=0.9,
@@ -626,7 +634,8 @@ def stability_report(objective, theta, lr, *, f0=None, x_test=None, y_test=None,
         mse_f0_int = _mean_sq_diff_f0(theta, f0, *interval) if x_hi > x_lo else mse_f0
     test_mse = None
     if x_test is not None:
-        test_mse = float(np.mean((predict(theta, x_test) - y_test) ** 2))
+        order = np.argsort(x_test, kind="stable")
+        test_mse = float(np.mean((network_values(theta, x_test[order]) - y_test[order]) ** 2))
     hist = {}
     if history is not None and "wtv1" in tuple(history):
         col = np.asarray(history["wtv1"], dtype=np.float64)

@@ -52,13 +52,36 @@ struct EffectiveKnots {
 };
 EffectiveKnots effective_knots(const MergedKnots& k, const SortedSample& s, double rel_tol);
 
-// What a training run records at a sharpness step (no Hessian-vector product needed).
+// What a training run records at a sharpness step (no Hessian-vector product needed): the
+// weighted TV(1) and the number of effective knots, equal to the bit to weighted_tv1 and
+// effective_knots(...).t.size() on merged_knots(p).
 struct FunctionSpaceStats {
     double wtv1 = 0.0;
     std::size_t effective_knots = 0;
 };
-FunctionSpaceStats function_space_stats(const Params& p, const SortedData& data,
-                                        double rel_tol = kEffectiveKnotRelTol);
+FunctionSpaceStats function_space_stats(const MergedKnots& k, const SortedSample& s, double rel_tol);
+
+// The same along a run, cheaply: the knots are sorted starting from the previous call's order
+// (they move little between measurements, so the sort costs O(m) instead of O(m log m)), the
+// weights come from one merged walk over data and knots (O(n + m)), and a result is kept for the
+// next call at the same theta and data (two history columns share one computation). Not
+// thread-safe: one tracker per thread.
+class FunctionSpaceTracker {
+public:
+    FunctionSpaceStats operator()(const Params& p, const SortedData& data, double rel_tol = kEffectiveKnotRelTol);
+
+private:
+    std::vector<std::size_t> order_;  // neurons with a knot inside the data, by (t, jump), at the last call
+    std::vector<double> t_, jump_;    // per neuron, where has_
+    std::vector<char> has_, seen_;
+    MergedKnots merged_;
+    // the last result, reused once by a call with the same theta, data and rel_tol
+    std::vector<double> theta_;
+    const SortedData* data_ = nullptr;
+    double rel_tol_ = 0.0;
+    FunctionSpaceStats last_;
+    bool cached_ = false;
+};
 
 // The Gauss-Newton / NTK Gram matrix G = J J^T / n (n x n, row-major, in the sorted order), with
 //   (J J^T)_ij = 1 + sum_k a_ik a_jk [ z_ik z_jk + v_k^2 (x_i x_j + 1) ],  z_ik = w_k x_i + b_k,

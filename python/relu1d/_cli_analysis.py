@@ -1,0 +1,84 @@
+"""The ``relu1d report`` and ``relu1d plot`` subcommands (registered by ``relu1d.__main__``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+__all__ = ["COMMANDS", "add_subcommands", "run_command"]
+
+COMMANDS = ("report", "plot")
+
+
+def add_subcommands(sub) -> None:
+    """Register ``report`` and ``plot`` on an argparse subparsers object."""
+    r = sub.add_parser("report", help="stability report of a saved run (sharpness vs 2/lr, weighted TV(1) "
+                       "vs its bounds, effective knots, MSE vs f0)")
+    r.add_argument("path", help="run file written by relu1d train / resume")
+    r.add_argument("--f0", help="true function, a built-in target name (hat, abs, sin): adds the MSE against it")
+    r.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("plot", help="the paper's pictures of a saved run: fit, neurons, g and knots, loss, "
+                       "sharpness, weighted TV(1) with its bound")
+    p.add_argument("path", help="run file written by relu1d train / resume")
+    p.add_argument("--out", required=True, help="image file to write (png, pdf, svg: by the extension)")
+    p.add_argument("--f0", help="true function, a built-in target name (hat, abs, sin)")
+    p.add_argument("--dpi", type=int, default=120, help="resolution of raster images (default 120)")
+
+
+def _f0_name(args, run):
+    """--f0, else the target recorded with the run's data (if any); checked against the targets."""
+    from .data import TARGETS
+
+    name = args.f0
+    if name is None:
+        data = run.config.get("data")
+        name = data.get("target") if isinstance(data, dict) else None
+    if name is not None and name not in TARGETS:
+        raise ValueError(f"--f0: expected one of {sorted(TARGETS)}, got {name!r}")
+    return name
+
+
+def _load(path):
+    from .run import Run
+
+    if os.path.isdir(path):
+        raise ValueError(f"path: {path} is a directory, not a relu1d run file")
+    return Run.load(path)
+
+
+def run_command(args) -> int:
+    """Run ``report`` or ``plot``; errors are printed (no traceback) with exit status 2."""
+    try:
+        if args.command == "report":
+            run = _load(args.path)
+            f0 = _f0_name(args, run)
+            report = run.report(f0=f0)
+            if args.json:
+                d = report.to_dict()
+                d["path"] = args.path
+                d["f0"] = f0
+                print(json.dumps(d, indent=2, allow_nan=False))
+            else:
+                print(f"{args.path}: {run!r}")
+                print(repr(report))
+        elif args.command == "plot":
+            if args.dpi <= 0:
+                raise ValueError(f"--dpi: must be positive, got {args.dpi}")
+            out_dir = os.path.dirname(os.path.abspath(args.out))
+            if not os.path.isdir(out_dir):
+                raise ValueError(f"--out: directory {out_dir} does not exist")
+            run = _load(args.path)
+            f0 = _f0_name(args, run)
+            from .plotting import plot_run
+
+            fig = plot_run(run, f0=f0)
+            fig.savefig(args.out, dpi=args.dpi)
+            print(f"wrote     {args.out}")
+        else:  # pragma: no cover - argparse only dispatches the registered commands here
+            raise ValueError(f"unknown command {args.command!r}")
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        print(f"relu1d: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
