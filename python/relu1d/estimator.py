@@ -143,15 +143,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         x, y = self._inputs(X, y, fitting=True)
         objective = Objective(x, y)
         rng = self.random_state
-        if _HAVE_SKLEARN and not isinstance(rng, (np.random.Generator, type(None))):
-            from sklearn.utils import check_random_state
-            if not isinstance(rng, (int, np.integer)):
-                rng = check_random_state(rng).randint(np.iinfo(np.int32).max)
+        if isinstance(rng, np.random.RandomState):  # scikit-learn's legacy random state
+            rng = int(rng.randint(np.iinfo(np.int32).max))
         theta0 = init_params(self.width, rng=as_rng(rng), scheme=self.init)
         run = train(objective, theta0, lr=self.lr, steps=self.steps, clip=self.clip, sharpness_every=0,
                     progress=False)
         if run.status == "diverged":
-            warnings.warn(f"GD diverged at step {run.steps:,} (lr={self.lr:g} is beyond what this data allows); "
+            warnings.warn(f"GD diverged at step {run.steps:,} (lr={self.lr} is beyond what this data allows); "
                           "keeping the last iterate with a bounded loss", ConvergenceWarning, stacklevel=2)
         self.run_ = run
         self.theta_ = run.theta
@@ -169,9 +167,3 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             raise AttributeError(f"{type(self).__name__} is not fitted yet: call fit first")
         x, _ = self._inputs(X, fitting=False)
         return predict(self.theta_, x)
-
-    if _HAVE_SKLEARN:
-        def __sklearn_tags__(self):
-            tags = super().__sklearn_tags__()
-            tags.regressor_tags.poor_score = True  # a 1-D model scored on multivariate test data
-            return tags

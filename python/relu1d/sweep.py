@@ -130,6 +130,8 @@ def run_id(config: Mapping, seed: int = 0) -> str:
 def run_inputs(config: Mapping, *, seed: int = 0):
     """The data and initial parameters of one run, exactly as a sweep with this ``seed`` makes them.
 
+    ``config`` is a configuration or a row of a sweep's table (its other columns are ignored).
+
     Returns
     -------
     x, y : ndarray
@@ -144,21 +146,24 @@ def run_inputs(config: Mapping, *, seed: int = 0):
     from .datasets import make_regression
     from .params import init_params
 
-    cfg = canonical_config(config)
+    cfg = canonical_config(_config_of_row(config))
     seed = as_int(seed, "seed", minimum=0)
     data_key = {"data": {k: cfg[k] for k in _DATA_KEYS}}
     init_key = {"init": {k: cfg[k] for k in _INIT_KEYS}}
-    for key in _DATA_KEYS + _INIT_KEYS:
-        if key in ("n", "width", "seed") and not (isinstance(cfg[key], int) and not isinstance(cfg[key], bool)):
-            raise TypeError(f"{key}: expected an integer, got {type(cfg[key]).__name__}")
-    if cfg["seed"] < 0:
-        raise ValueError(f"seed: must be >= 0, got {cfg['seed']}")
+    as_int(cfg["seed"], "seed", minimum=0)  # n, width and the rest are checked where they are used
     data_ss = np.random.SeedSequence([seed, *_digest_words(data_key)])
     init_ss = np.random.SeedSequence([seed, *_digest_words(init_key)])
     x, y, f0 = make_regression(cfg["n"], target=cfg["target"], sigma=cfg["sigma"],
                                distribution=cfg["distribution"], rng=data_ss, x_max=cfg["x_max"])
     theta0 = init_params(cfg["width"], rng=init_ss, scheme=cfg["init"], scale=cfg["init_scale"])
     return x, y, f0, theta0
+
+
+def _config_of_row(row: Mapping) -> dict:
+    """The configuration keys of a table row (a table's NaN stands for None)."""
+    if not isinstance(row, Mapping):
+        raise TypeError(f"config: expected a mapping, got {type(row).__name__}")
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items() if k in RUN_DEFAULTS}
 
 
 class _Grid:
@@ -212,7 +217,7 @@ def expand_grid(grid) -> list:
 # ---------------------------------------------------------------------------------------------
 # One run
 
-def _mse_against(theta, f0, lo, hi, points=2001):
+def _mse_against(theta, f0, lo, hi, points=4001):
     """Mean of (f - f0)^2 over ``points`` evenly spaced points of [lo, hi] (~ the L2 mean on the interval)."""
     from .params import predict
 
@@ -236,15 +241,16 @@ def summarize(run, *, f0=None, interior: float = 0.9) -> dict:
     knots
         Neurons whose knot lies strictly inside the data (last recorded value).
     mse_f0, mse_f0_interior
-        With f0: mean of (f - f0)^2 over 2001 evenly spaced points of the data range [x_1, x_n]
+        With f0: mean of (f - f0)^2 over 4001 evenly spaced points of the data range [x_1, x_n]
         and of its central ``interior`` fraction.
     wall_time
         Training seconds (resumes included).
 
     When :mod:`relu1d.analysis` is importable, the fields of its
     ``stability_report(objective, theta, lr, f0=f0, interior=interior).to_dict()`` follow (nested
-    dicts flattened with "_", lists left out; a name already taken gets the prefix ``report_``;
-    an error there fills ``report_error`` instead of failing the row).
+    dicts and lists of dicts flattened with "_": ``bounds_0_C``; lists of numbers left out; a name
+    already taken gets the prefix ``report_``; an error there fills ``report_error`` instead of
+    failing the row).
     """
     from .spectrum import sharpness
 
@@ -289,11 +295,16 @@ def _report_columns(run, f0, interior) -> dict:
 
 
 def _flatten(d: Mapping, prefix: str = "") -> dict:
+    """Scalar fields of a nested dict: ``{"a": {"b": 1}, "c": [{"x": 2}]}`` -> ``a_b``, ``c_0_x``.
+    Lists of numbers (knot positions, ...) are left out: a row holds one value per column."""
     out = {}
     for key, value in d.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             out.update(_flatten(value, name + "_"))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+            for i, item in enumerate(value):
+                out.update(_flatten(item, f"{name}_{i}_"))
         elif isinstance(value, np.generic):
             out[name] = value.item()
         elif value is None or isinstance(value, (str, bool, numbers.Number)):
@@ -349,13 +360,14 @@ def _count_attempt(path) -> int:
 
 
 def _atomic_write_text(path, text: str) -> None:
+    """Write by renaming a complete temporary file over ``path``: a reader sees the old or the new
+    text, never a part. Not fsynced: a row lost in a crash is made again from the run's own file
+    (a finished checkpoint is summarised without training)."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", newline="") as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
