@@ -63,7 +63,7 @@ def test_outputs_exist_and_are_sane(results, name):
     assert summary["experiment"] == name
     assert summary["settings"]["scale"] == SCALE
     assert summary["settings"]["sweep_seed"] == 0
-    assert summary["wall_time"] > 0
+    assert summary["wall_time"] > 0 and summary["runs"] > 0 and summary["train_seconds"] > 0
     assert summary["command"].startswith(f"relu1d reproduce {name} --quick")
     for check in summary["checks"].values():
         assert isinstance(check["holds"], bool) and check["detail"] and isinstance(check["quick"], bool)

@@ -33,7 +33,8 @@ def add_reproduce_parser(sub):
 
 
 def _print_result(result) -> None:
-    print(f"{result.name} ({result.mode}): {result.wall_time:.1f} s, files in {result.folder}")
+    print(f"{result.name} ({result.mode}): {result.wall_time:.1f} s ({result.runs} runs, "
+          f"{result.train_seconds:.1f} s of training), files in {result.folder}")
     for f in result.files:
         print(f"  {f}")
     for name, check in result.checks.items():

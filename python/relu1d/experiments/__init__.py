@@ -87,7 +87,10 @@ class ExperimentResult:
         Claim name -> ``{"holds": bool, "detail": str, "quick": bool}``; ``quick`` marks the
         claims that must hold even in quick mode.
     wall_time : float
-        Seconds, sweeps included (runs already on disk cost nothing).
+        Seconds of this call, sweeps included (runs already on disk cost nothing).
+    runs, train_seconds : int, float
+        Runs the experiment uses and the seconds their training took (each on one core, whenever
+        and by whichever experiment they were trained).
     """
 
     name: str
@@ -98,11 +101,14 @@ class ExperimentResult:
     results: dict
     checks: dict
     wall_time: float
+    runs: int = 0
+    train_seconds: float = 0.0
 
     def __repr__(self) -> str:
         held = sum(bool(c["holds"]) for c in self.checks.values())
         return (f"ExperimentResult({self.name!r}, {self.mode}, {held}/{len(self.checks)} checks hold, "
-                f"{self.wall_time:.1f} s, files in {self.folder})")
+                f"{self.wall_time:.1f} s ({self.runs} runs, {self.train_seconds:.1f} s of training), "
+                f"files in {self.folder})")
 
 
 def run(name: str, *, quick: bool = False, out="reproduce-out", scale: float = 1.0, workers=None,
@@ -157,13 +163,14 @@ def run(name: str, *, quick: bool = False, out="reproduce-out", scale: float = 1
         "experiment": name, "title": module.TITLE, "mode": "quick" if quick else "full",
         "command": f"relu1d reproduce {name}{' --quick' if quick else ''} --out {root}",
         "settings": {**s, "scale": scale, "sweep_seed": seed}, "results": results, "checks": checks,
-        "wall_time": wall, "relu1d": __version__, "python": platform.python_version(),
+        "wall_time": wall, "runs": ctx.runs, "train_seconds": ctx.train_seconds, "relu1d": __version__, "python": platform.python_version(),
         "machine": platform.machine(), "cpus": os.cpu_count(), "workers": workers,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": list(ctx.files),
     }
     write_json(ctx.path("summary.json"), summary)
     return ExperimentResult(name=name, mode=summary["mode"], folder=ctx.folder, files=list(ctx.files),
-                            settings=summary["settings"], results=results, checks=checks, wall_time=wall)
+                            settings=summary["settings"], results=results, checks=checks, wall_time=wall,
+                            runs=ctx.runs, train_seconds=ctx.train_seconds)
 
 
 def run_all(*, quick: bool = False, out="reproduce-out", scale: float = 1.0, workers=None, progress=None,

@@ -69,6 +69,16 @@ class Context:
     progress: bool | None = None
     seed: int = 0
     files: list = field(default_factory=list)
+    train_seconds: float = 0.0
+    runs: int = 0
+
+    def count(self, rows: list) -> None:
+        """Add the runs of ``rows`` and their training seconds (resumes included) to the totals."""
+        for r in rows:
+            wall = r.get("wall_time")
+            if isinstance(wall, (int, float)) and math.isfinite(wall):
+                self.train_seconds += float(wall)
+            self.runs += 1
 
     @property
     def folder(self) -> str:
@@ -128,6 +138,7 @@ def sweep_rows(ctx: Context, grid, sweep_name: str) -> list:
     rows = _check(_records(table), out)
     for r in rows:
         r["sweep_folder"] = out
+    ctx.count(rows)
     return rows
 
 
@@ -173,6 +184,7 @@ def staged_sweep(ctx: Context, configs: list, stages, sweep_name: str) -> list:
             r["sweep_folder"] = folder
         out.append(rows)
         previous = (folder, horizon)
+    ctx.count(out[-1])  # a run's wall time accumulates over its stages
     return out
 
 

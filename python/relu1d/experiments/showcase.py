@@ -63,6 +63,8 @@ def run(ctx, s) -> dict:
     for run, r, col in zip(runs, final, colors):
         a.plot(t, predict(run.theta, t), color=col, lw=1.5,
                label=f"lr = {r['lr']:g}: {r['bends']} bends, MSE {r['mse_f0']:.3g}")
+    lo, hi = float(np.min(y)), float(np.max(y))
+    a.set_ylim(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo))  # a fit may shoot off outside the data
     a.set_xlabel("x")
     a.set_ylabel("f(x)")
     a.set_title("(a) fits")
