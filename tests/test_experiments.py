@@ -142,11 +142,16 @@ def test_regularizer(results):
     _, res = results
     r = res["regularizer"]
     s = experiments.settings("regularizer", quick=True)
-    assert sorted(float(k) for k in r.results["per_lr"]) == sorted(s["lrs"])
-    for v in r.results["per_lr"].values():
-        assert v["runs"] == len(s["seeds"])
-        assert v["mse_f0_mean"] > 0 and math.isfinite(v["mse_f0_sd"])
-    assert r.results["best_lr"] in s["lrs"]
+    for tag, grid in ((f"n{s['n']}", s), (f"n{s['larger_n']['n']}", s["larger_n"])):
+        got = r.results[tag]
+        assert sorted(float(k) for k in got["per_lr"]) == sorted(grid["lrs"])
+        for v in got["per_lr"].values():
+            assert v["runs"] == len(grid["seeds"])
+            assert v["mse_f0_mean"] > 0 and math.isfinite(v["mse_f0_sd"])
+        assert got["best_lr"] in grid["lrs"]
+        assert abs(got["variance_of_f0"] - 1 / 6 + 1 / 16) < 1e-6  # the hat: E f0^2 = 1/6, E f0 = 1/4
+        rows = _csv(os.path.join(r.folder, f"regularizer_{tag}.csv"))
+        assert len(rows) == len(grid["lrs"]) * len(grid["seeds"])
 
 
 def test_rate(results):

@@ -29,12 +29,13 @@ def steps_for(ctx, s, lr: float) -> int:
     return ctx.steps(max(s["min_steps"], s["steps_per_unit_lr"] / lr))
 
 
-def rows(ctx, s, *, with_runs: bool = False) -> list:
+def rows(ctx, s, *, with_runs: bool = False, sweep_name: str = SWEEP_NAME) -> list:
     """One row per (lr, seed): the sweep's columns, ``bends``, the bound columns, and with
-    ``with_runs`` the loaded :class:`relu1d.Run` under ``"run"``."""
+    ``with_runs`` the loaded :class:`relu1d.Run` under ``"run"``. ``s`` holds the data keys
+    (n, target, sigma, ...) and ``lrs``, ``seeds``, ``min_steps``, ``steps_per_unit_lr``."""
     data = {k: s[k] for k in ("n", "target", "sigma", "distribution", "width", "init", "clip")}
     grid = [dict(data, lr=lr, seed=seed, steps=steps_for(ctx, s, lr)) for lr in s["lrs"] for seed in s["seeds"]]
-    out = sweep_rows(ctx, grid, SWEEP_NAME)
+    out = sweep_rows(ctx, grid, sweep_name)
     for r, cfg in zip(out, grid):
         r["steps"] = cfg["steps"]
         if r.get("status") not in ("max_steps", "converged"):
