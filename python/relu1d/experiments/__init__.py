@@ -163,7 +163,8 @@ def run(name: str, *, quick: bool = False, out="reproduce-out", scale: float = 1
         "experiment": name, "title": module.TITLE, "mode": "quick" if quick else "full",
         "command": f"relu1d reproduce {name}{' --quick' if quick else ''} --out {root}",
         "settings": {**s, "scale": scale, "sweep_seed": seed}, "results": results, "checks": checks,
-        "wall_time": wall, "runs": ctx.runs, "train_seconds": ctx.train_seconds, "relu1d": __version__, "python": platform.python_version(),
+        "wall_time": wall, "runs": ctx.runs, "train_seconds": ctx.train_seconds, "relu1d": __version__,
+        "python": platform.python_version(),
         "machine": platform.machine(), "cpus": os.cpu_count(), "workers": workers,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": list(ctx.files),
     }

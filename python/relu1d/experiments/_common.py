@@ -331,8 +331,16 @@ def write_json(path: str, obj) -> str:
     return path
 
 
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return value
+
+
 def write_csv(path: str, rows: list, columns=None) -> str:
-    """Rows (dicts) as CSV; ``columns`` first, in that order (default: every key, first-seen order)."""
+    """Rows (dicts) as CSV with the keys ``columns`` in that order (default: every key, first-seen order)."""
     cols = list(columns or [])
     for r in rows:
         for k in r:
@@ -343,7 +351,6 @@ def write_csv(path: str, rows: list, columns=None) -> str:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else (repr(float(r[k])) if isinstance(r.get(k), (float, np.floating))
-                                                          else r[k])) for k in cols})
+            w.writerow({k: _cell(r.get(k)) for k in cols})
     os.replace(tmp, path)
     return path

@@ -90,7 +90,8 @@ def run(ctx, s) -> dict:
             "holds": bool(ratios.size and np.all(np.array([r["sharpness"] for r in good]) >= 1 - 1e-9)),
             "detail": "lambda_max >= H[c, c] = 1 on every run", "quick": True},
     }
-    return {"per_lr": per_lr, "statuses": _lrgrid.statuses(rows), "runs_within_10pct_of_edge": int(at_edge), "runs_collapsed": int(collapsed),
+    return {"per_lr": per_lr, "statuses": _lrgrid.statuses(rows), "runs_within_10pct_of_edge": int(at_edge),
+            "runs_collapsed": int(collapsed),
             "runs": int(ratios.size), "checks": checks}
 
 

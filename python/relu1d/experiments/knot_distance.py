@@ -19,7 +19,19 @@ TITLE = "Distance of the learned knots to the nearest data point, large lr again
 
 
 def settings(quick: bool) -> dict:
-    return _lrgrid.settings(quick)
+    # the two groups compared (pooled over their lrs and the seeds)
+    return {**_lrgrid.settings(quick), "small_lr_at_most": 0.01, "large_lr_at_least": 0.4}
+
+
+def _group(knots_table, keep) -> dict:
+    d = np.array([k["distance_over_spacing"] for k in knots_table if keep(k["lr"])])
+    wj = np.array([abs(k["jump"]) for k in knots_table if keep(k["lr"])])
+    if not d.size:
+        return {"knots": 0, "median_distance_over_spacing": None, "jump_weighted_mean_distance_over_spacing": None,
+                "share_within_0.01_spacing": None}
+    return {"knots": int(d.size), "median_distance_over_spacing": float(np.median(d)),
+            "jump_weighted_mean_distance_over_spacing": float(np.sum(d * wj) / np.sum(wj)),
+            "share_within_0.01_spacing": float(np.mean(d < 0.01))}
 
 
 def run(ctx, s) -> dict:
@@ -38,32 +50,27 @@ def run(ctx, s) -> dict:
     write_csv(ctx.path("knot_distance.csv"), knots_table)
 
     lrs = sorted({r["lr"] for r in good})
-    per_lr = {}
-    for lr in lrs:
-        d = np.array([k["distance_over_spacing"] for k in knots_table if k["lr"] == lr])
-        wj = np.array([abs(k["jump"]) for k in knots_table if k["lr"] == lr])
-        per_lr[f"{lr:g}"] = {"knots": int(d.size),
-                             "median_distance_over_spacing": float(np.median(d)) if d.size else None,
-                             "jump_weighted_mean_distance_over_spacing":
-                                 float(np.sum(d * wj) / np.sum(wj)) if d.size else None,
-                             "share_within_0.01_spacing": float(np.mean(d < 0.01)) if d.size else None}
+    per_lr = {f"{lr:g}": _group(knots_table, lambda x, lr=lr: x == lr) for lr in lrs}
+    small_lrs = [lr for lr in lrs if lr <= s["small_lr_at_most"]]
+    large_lrs = [lr for lr in lrs if lr >= s["large_lr_at_least"]]
+    groups = {"small": _group(knots_table, lambda x: x in small_lrs),
+              "large": _group(knots_table, lambda x: x in large_lrs)}
+    groups["small"]["lrs"], groups["large"]["lrs"] = small_lrs, large_lrs
     with_knots = [lr for lr in lrs if per_lr[f"{lr:g}"]["knots"] > 0]
-    small, large = (with_knots[0], with_knots[-1]) if with_knots else (None, None)
 
     fig, ax = figure(1, 2, size=(4.6, 3.4), title=f"Knots against data points (n = {s['n']}, width = {s['width']}, "
                                                     f"sigma = {s['sigma']}, {len(s['seeds'])} seeds)")
     a = ax[0, 0]
     bins = np.linspace(0, 0.5 * 1.2, 25)
-    for lr, col in ((small, "tab:blue"), (large, "tab:red")):
-        if lr is None:
-            continue
-        d = np.array([k["distance_over_spacing"] for k in knots_table if k["lr"] == lr])
-        a.hist(np.minimum(d, bins[-1]), bins=bins, alpha=0.55, color=col,
-               label=f"lr = {lr:g} ({d.size} knots)")
+    for group, keep, col in (("small", small_lrs, "tab:blue"), ("large", large_lrs, "tab:red")):
+        d = np.array([k["distance_over_spacing"] for k in knots_table if k["lr"] in keep])
+        if d.size:
+            a.hist(np.minimum(d, bins[-1]), bins=bins, alpha=0.55, color=col, density=True,
+                   label=f"lr in {', '.join(f'{x:g}' for x in keep)} ({d.size} knots)")
     a.axvline(0.25, color="k", ls=":", lw=0.8, label="1/4: knot at random")
     a.set_xlabel("distance to nearest input / mean spacing")
-    a.set_ylabel("effective knots (all seeds)")
-    a.set_title("(a) smallest against largest lr")
+    a.set_ylabel("density (effective knots, all seeds)")
+    a.set_title("(a) small against large lr")
     a.legend(fontsize=7)
     b = ax[0, 1]
     med = [per_lr[f"{lr:g}"]["median_distance_over_spacing"] for lr in with_knots]
@@ -77,12 +84,20 @@ def run(ctx, s) -> dict:
     b.legend(fontsize=7)
     save(fig, ctx.path("knot_distance.png"))
 
+    gs, gl = groups["small"], groups["large"]
     checks = {}
-    if small is not None and large is not None and small != large:
-        ms, ml = per_lr[f"{small:g}"]["median_distance_over_spacing"], per_lr[f"{large:g}"]["median_distance_over_spacing"]
+    if gs["knots"] and gl["knots"]:
         checks["large_lr_knots_farther_from_data"] = {
-            "holds": bool(ml > ms),
-            "detail": f"median distance / spacing: {ml:.3g} at lr {large:g} vs {ms:.3g} at lr {small:g}",
+            "holds": bool(gl["median_distance_over_spacing"] > gs["median_distance_over_spacing"]),
+            "detail": f"median distance / spacing {gl['median_distance_over_spacing']:.3g} (lr >= "
+                      f"{s['large_lr_at_least']:g}, {gl['knots']} knots) vs {gs['median_distance_over_spacing']:.3g} "
+                      f"(lr <= {s['small_lr_at_most']:g}, {gs['knots']} knots); within 1% of the spacing: "
+                      f"{gl['share_within_0.01_spacing']:.0%} vs {gs['share_within_0.01_spacing']:.0%}; "
+                      f"|jump|-weighted mean {gl['jump_weighted_mean_distance_over_spacing']:.3g} vs "
+                      f"{gs['jump_weighted_mean_distance_over_spacing']:.3g}", "quick": False}
+        checks["large_lr_knots_away_from_data"] = {
+            "holds": bool(gl["median_distance_over_spacing"] >= 0.1),
+            "detail": f"median distance of a large-lr knot to the nearest input: "
+                      f"{gl['median_distance_over_spacing']:.3g} of the mean spacing (a knot placed at random: 0.25)",
             "quick": False}
-    return {"per_lr": per_lr, "smallest_lr": small, "largest_lr_with_knots": large,
-            "statuses": _lrgrid.statuses(rows), "checks": checks}
+    return {"per_lr": per_lr, "groups": groups, "statuses": _lrgrid.statuses(rows), "checks": checks}

@@ -37,7 +37,8 @@ def run(ctx, s) -> dict:
     big = {**s, **s["larger_n"]}
     big.pop("larger_n")
     out, checks = {}, {}
-    fig, ax = figure(1, 2, size=(4.8, 3.8), title=f"MSE against f0 vs lr (width = {s['width']}, sigma = {s['sigma']})")
+    fig, ax = figure(1, 2, size=(4.8, 3.8),
+                     title=f"MSE against f0 vs lr (width = {s['width']}, sigma = {s['sigma']})")
     for k, (tag, cfg, sweep_name) in enumerate(((f"n{s['n']}", s, _lrgrid.SWEEP_NAME),
                                                (f"n{big['n']}", big, f"{NAME}-n{big['n']}"))):
         res, chk = _one(ctx, cfg, sweep_name, tag, ax[0, k])
