@@ -1,45 +1,29 @@
+#!/usr/bin/env python
 """Long GD runs: wall time of a 10^7-step run, the share spent tracking the sharpness, and the
 cost of the Python driver.
 
     python bench/bench_long_run.py                       # n=100, m=1000, 1e7 steps, sharpness every 100
     python bench/bench_long_run.py --steps 1000000       # a shorter run (time is linear in steps)
 
-It reports:
-- the full run through ``relu1d.train`` (chunks of ~50 ms driven from Python, with records and
-  sharpness measurements): wall time, microseconds per step, and the share of the time spent in
-  Lanczos (measured inside the C++ loop);
-- the Python driver's cost: the share of the wall time spent outside the compiled loop (chunk
-  bookkeeping, history, progress), measured around every call into C++.
+It trains through ``relu1d.train`` exactly as a user would (C++ chunks of about 50 ms driven from
+Python) and reports the wall time and microseconds per step, the share of the time spent in
+Lanczos (measured inside the C++ loop) with the measurements and Hessian-vector products each, and
+the Python driver's share (time outside the compiled loop: chunk bookkeeping, history, progress).
+``run_suite.py`` runs the same measurement (``suites.measure_long_run``) as its last part.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-import time
 
 import numpy as np
 
 import relu1d
-from bench_step import cpu_model  # this folder is on sys.path when the script runs
-
-
-def problem(n: int, m: int, seed: int):
-    x, y = relu1d.make_data(n, sigma=0.3, target="hat", rng=seed)
-    return relu1d.Objective(x, y), relu1d.init_params(m, rng=seed + 1)
-
-
-def full_run(objective, theta0, args):
-    t = time.perf_counter()
-    run = relu1d.train(objective, theta0, lr=args.lr, steps=args.steps, record_every=args.record_every,
-                       sharpness_every=args.sharpness_every, progress=args.progress)
-    return run, time.perf_counter() - t
-
-
-def driver_overhead(run) -> float:
-    """Share of the run's wall time spent outside the compiled loop (driver, records, checks)."""
-    return (run.wall_time - run.core_time) / run.wall_time
+from harness import available_cores, cpu_model, jsonable, load_average, simd_level
+from suites import measure_long_run
 
 
 def main(argv=None) -> int:
@@ -52,25 +36,26 @@ def main(argv=None) -> int:
     p.add_argument("--sharpness-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False)
+    p.add_argument("--json", metavar="PATH", help="also write the numbers to this JSON file")
     args = p.parse_args(argv)
 
     print(f"# {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
-    print(f"# cpu: {cpu_model()}, {os.cpu_count()} cores; relu1d {relu1d.__version__}, numpy {np.__version__}")
-    objective, theta0 = problem(args.n, args.m, args.seed)
-
-    run, wall = full_run(objective, theta0, args)
-    us = 1e6 * wall / max(run.steps, 1)
-    share = run.sharpness_time / wall if wall > 0 else float("nan")
-    measured = int(np.isfinite(run.history["sharpness"]).sum())
-    products = int(run.history["sharpness_products"].sum())
-    print(f"full run: n={args.n} m={args.m} lr={args.lr:g} steps={run.steps:,} status={run.status}")
-    print(f"  wall time            {wall:.2f} s   ({us:.2f} us/step)")
-    print(f"  sharpness tracking   {100 * share:.1f}% of the time: {measured:,} measurements every "
-          f"{args.sharpness_every} steps, {products / max(measured, 1):.1f} HVPs each")
-    print(f"  final loss {run.final_loss:.4g}, sharpness {run.sharpness:.4g} vs 2/lr {2 / args.lr:.4g}")
-
-    print(f"python driver: {100 * driver_overhead(run):.2f}% of the wall time outside the compiled loop "
-          f"({run.wall_time - run.core_time:.3f} s of {run.wall_time:.2f} s)")
+    print(f"# cpu: {cpu_model()} ({simd_level()}), {available_cores()} cores available, load "
+          f"{load_average()}; relu1d {relu1d.__version__}, numpy {np.__version__}")
+    r = measure_long_run(args.n, args.m, steps=args.steps, lr=args.lr, sharpness_every=args.sharpness_every,
+                         record_every=args.record_every, seed=args.seed, progress=args.progress)
+    print(f"full run: n={r['n']} m={r['m']} lr={r['lr']:g} steps={r['steps']:,} status={r['status']}")
+    print(f"  wall time            {r['wall_s']:.2f} s   ({r['us_per_step']:.2f} us/step)")
+    print(f"  sharpness tracking   {100 * r['sharpness_share']:.1f}% of the time: {r['measurements']:,} "
+          f"measurements every {r['sharpness_every']} steps, {r['products_per_measurement']:.1f} HVPs each")
+    print(f"  final loss {r['final_loss']:.4g}, sharpness {r['final_sharpness']:.4g} vs 2/lr "
+          f"{r['edge_of_stability']:.4g}")
+    print(f"python driver: {100 * r['driver_share']:.2f}% of the wall time outside the compiled loop "
+          f"({r['driver_s']:.3f} s)")
+    print(f"peak memory: {r['max_rss_mb']:.0f} MiB")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(jsonable(r), fh, indent=1)
     return 0
 
 

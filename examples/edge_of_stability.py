@@ -31,7 +31,8 @@ def main(quick=False, out="."):
         measured = np.isfinite(h["sharpness"])
         ax.plot(h["step"][measured], h["sharpness"][measured], color=f"C{i}", label=f"lr = {lr}")
         ax.axhline(2 / lr, color=f"C{i}", ls="--", lw=1)
-        print(f"lr {lr:<5} 2/lr {2 / lr:<5g} final sharpness {run.sharpness:8.4f}  training loss {run.final_loss:.4f}")
+        print(f"lr {lr:<5} 2/lr {2 / lr:<5g} final sharpness {run.sharpness:8.4f}  "
+              f"training loss {run.final_loss:.4f}")
     ax.set_xscale("symlog", linthresh=100)
     ax.set_xlabel("GD step")
     ax.set_ylabel("sharpness (dashed: 2 / lr)")

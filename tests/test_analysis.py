@@ -362,6 +362,44 @@ def test_interpolation_oracle_is_nearly_tight():
 
 
 # ------------------------------------------------------------------------------------------------
+# Along a run: the history columns wtv1 and effective_knots
+
+
+def test_recorded_wtv1_equals_weighted_tv1_at_those_steps():
+    x, y = relu1d.make_data(24, sigma=0.3, target="hat", rng=0)
+    obj = relu1d.Objective(x, y)
+    theta0 = relu1d.init_params(30, rng=1)
+    run = relu1d.train(obj, theta0, lr=0.1, steps=900, record_every=50, sharpness_every=300, progress=False)
+    h = run.history
+    measured = np.isfinite(h["sharpness"])
+    np.testing.assert_array_equal(h["step"][measured], [0, 300, 600])
+    assert np.isnan(h["wtv1"][~measured]).all() and (h["effective_knots"][~measured] == 0).all()
+    for row in np.flatnonzero(measured):
+        step = int(h["step"][row])
+        theta = relu1d.train(obj, theta0, lr=0.1, steps=step, sharpness_every=0, progress=False).theta
+        assert h["wtv1"][row] == analysis.weighted_tv1(theta, obj), step
+        assert h["effective_knots"][row] == analysis.effective_knots(theta, obj).count, step
+    rep = run.report()
+    assert rep.history_wtv1["measurements"] == 3 and rep.history_wtv1["last"] == h["wtv1"][measured][-1]
+
+
+def test_checkpoint_and_resume_keep_the_function_space_columns(tmp_path):
+    x, y = relu1d.make_data(24, sigma=0.3, target="hat", rng=0)
+    obj = relu1d.Objective(x, y)
+    theta0 = relu1d.init_params(30, rng=1)
+    kwargs = dict(lr=0.1, record_every=50, sharpness_every=200, progress=False)
+    whole = relu1d.train(obj, theta0, steps=1000, **kwargs)
+    path = tmp_path / "run.npz"
+    relu1d.train(obj, theta0, steps=400, checkpoint=path, **kwargs)
+    resumed = relu1d.resume(path, steps=600, progress=False)
+    loaded = relu1d.Run.load(path)
+    for run in (resumed, loaded):
+        for key in ("wtv1", "effective_knots"):
+            np.testing.assert_array_equal(run.history[key], whole.history[key], err_msg=key)
+    assert np.isfinite(whole.history["wtv1"]).sum() == 5
+
+
+# ------------------------------------------------------------------------------------------------
 # The stability report
 
 

@@ -1,5 +1,4 @@
-"""Command line (python -m relu1d / the relu1d console script): train, resume, info, errors; and the
-Run exports (pandas DataFrame, matplotlib plot)."""
+"""Command line (python -m relu1d / the relu1d console script): train, resume, info, errors."""
 
 from __future__ import annotations
 
@@ -185,63 +184,3 @@ def test_main_sharpness_off(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "sharpness " not in text.split("result", 1)[1]
     assert np.isnan(relu1d.Run.load(out).history["sharpness"]).all()
-
-
-# ---------------------------------------------------------------------------------------------
-# Exports
-
-@pytest.fixture(scope="module")
-def short_run():
-    x, y = relu1d.make_data(20, rng=0)
-    return relu1d.train(relu1d.Objective(x, y), relu1d.init_params(5, rng=1), lr=0.05, steps=300,
-                        record_every=10, sharpness_every=30)
-
-
-def test_to_dataframe(short_run):
-    pd = pytest.importorskip("pandas")
-    df = short_run.to_dataframe()
-    assert isinstance(df, pd.DataFrame)
-    assert df.index.name == "step"
-    np.testing.assert_array_equal(df.index.to_numpy(), short_run.history["step"])
-    assert list(df.columns) == [k for k in short_run.history if k != "step"]
-    np.testing.assert_array_equal(df["loss"].to_numpy(), short_run.history["loss"])
-    assert df["sharpness"].notna().sum() == 10
-
-
-def test_plot(short_run):
-    mpl = pytest.importorskip("matplotlib")
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ax_loss, ax_sharp = short_run.plot()
-    try:
-        assert ax_loss.get_xlabel() == "step" and ax_sharp.get_xlabel() == "step"
-        line = ax_loss.get_lines()[0]
-        np.testing.assert_array_equal(line.get_xdata(), short_run.history["step"])
-        np.testing.assert_array_equal(line.get_ydata(), short_run.history["loss"])
-        sharp, edge = ax_sharp.get_lines()[:2]
-        assert len(sharp.get_xdata()) == 10
-        np.testing.assert_allclose(edge.get_ydata(), 2.0 / short_run.history["lr"])
-        # given axes are used
-        fig, axes = plt.subplots(1, 2)
-        assert tuple(short_run.plot(axes=axes)) == tuple(axes)
-        plt.close(fig)
-    finally:
-        plt.close("all")
-
-
-def test_exports_without_optional_packages(short_run, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name.split(".")[0] in ("pandas", "matplotlib"):
-            raise ImportError(f"no {name}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match="pandas"):
-        short_run.to_dataframe()
-    with pytest.raises(ImportError, match="matplotlib"):
-        short_run.plot()

@@ -45,7 +45,7 @@ def test_report_text_and_json(saved_run):
 def test_plot_writes_an_image(saved_run, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "fig.png"
-    p = run_cli("plot", str(saved_run), "--out", str(out), "--f0", "hat", "--dpi", "40")
+    p = run_cli("plot", str(saved_run), "--out", str(out), "--f0", "hat", "--dpi", "40", "--log-steps")
     assert p.returncode == 0, p.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

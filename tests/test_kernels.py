@@ -55,15 +55,12 @@ def check_against_reference(x, y, theta, u, *, hessian=True):
 # Property tests on adversarial problems
 
 
-@given(problems(max_n=25, max_width=6), st.integers(0, 2**32 - 1))
-def test_kernels_match_reference(problem, seed):
-    x, y, theta = problem
-    check_against_reference(x, y, theta, direction(theta, seed))
-
-
-@given(problems(max_n=25, max_width=5, x_scale=1e3, y_scale=1e3), st.integers(0, 2**32 - 1))
-def test_kernels_match_reference_large_x(problem, seed):
-    x, y, theta = problem
+@pytest.mark.parametrize("strategy", [problems(max_n=25, max_width=6),
+                                      problems(max_n=25, max_width=5, x_scale=1e3, y_scale=1e3)],
+                         ids=["default_scale", "large_x"])
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_kernels_match_reference(strategy, data, seed):
+    x, y, theta = data.draw(strategy, label="problem")
     check_against_reference(x, y, theta, direction(theta, seed))
 
 

@@ -66,7 +66,8 @@ def assert_well_formed(fig, tmp_path, *, n="20", width="16", lr="0.1"):
     lambda r: plotting.plot_training(r),
     lambda r: plotting.plot_training(r, C="1 + x_max"),
     lambda r: plotting.plot_run(r, f0="hat"),
-], ids=["fit", "fit-tuple", "neurons", "weight", "training", "training-C", "run"])
+    lambda r: plotting.plot_run(r, log_steps=True),
+], ids=["fit", "fit-tuple", "neurons", "weight", "training", "training-C", "run", "run-log-steps"])
 def test_each_figure_is_well_formed(run, make, tmp_path):
     assert_well_formed(make(run), tmp_path)
 
@@ -92,6 +93,14 @@ def test_bounds_across_runs(run, tmp_path):
     offsets = ax.collections[0].get_offsets()
     np.testing.assert_allclose(np.asarray(offsets)[:, 1], [r.wtv1 for r in reports])
     assert_well_formed(plotting.plot_bounds([run, (obj, other.theta, other.lr)]), tmp_path, lr="0.02 to 0.1")
+
+
+def test_training_draws_the_recorded_wtv1(run):
+    fig = plotting.plot_training(run)
+    line = [ln for ln in fig.axes[1].get_lines() if ln.get_label() == "weighted TV(1)"][0]
+    measured = np.isfinite(run.history["wtv1"])
+    np.testing.assert_array_equal(line.get_xdata(), run.history["step"][measured])
+    np.testing.assert_array_equal(line.get_ydata(), run.history["wtv1"][measured])
 
 
 def test_draw_into_given_axes(run):

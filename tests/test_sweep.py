@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 import relu1d
-from relu1d.sweep import (RUN_DEFAULTS, _Grid, canonical_config, expand_grid, load_sweep, run_config, run_id, run_inputs,
-                          summarize, sweep)
+from relu1d.sweep import (RUN_DEFAULTS, _Grid, canonical_config, expand_grid, load_sweep, run_config, run_id,
+                          run_inputs, summarize, sweep)
 
 GRID = {"lr": [0.05, 0.2], "n": [12, 20], "width": 8, "steps": 1500, "seed": [0, 1]}
 
@@ -206,10 +206,11 @@ def test_stability_report_columns_when_analysis_is_available(monkeypatch, tmp_pa
 
         def to_dict(self):
             return {"weighted_tv1": 1.5, "bound": {"c1": 2.0, "c2": np.float64(3.0)}, "sharpness": -1.0,
+                    "steps": None, "x_max": 0.5, "worker": "elsewhere", "mse_f0": -2.0, "edge": 0.0,
                     "knot_positions": [0.1, 0.2], "stable": True,
                     "bounds": [{"name": "1 + x_max", "C": 2.0}, {"name": "(1 + x_max)/2", "C": 1.5}]}
 
-    def stability_report(objective, theta, lr, *, f0=None, x_test=None, y_test=None, interior=0.9):
+    def stability_report(objective, theta, lr, *, f0=None, x_test=None, y_test=None, interior=0.9, v0=None):
         if lr > 0.1:
             raise RuntimeError("no report at this lr")
         return Report(objective, theta, lr, f0, interior)
@@ -220,11 +221,29 @@ def test_stability_report_columns_when_analysis_is_available(monkeypatch, tmp_pa
     assert calls == [(9, 10, 0.05, relu1d.datasets.Target("hat"), 0.9)]
     ok, bad = rows
     assert ok["weighted_tv1"] == 1.5 and ok["bound_c1"] == 2.0 and ok["bound_c2"] == 3.0 and ok["stable"] is True
-    assert ok["report_sharpness"] == -1.0 and ok["sharpness"] > 0
+    # fields the row has under its own name are left out; other names taken get the prefix report_
+    assert ok["sharpness"] > 0 and ok["mse_f0"] > 0 and ok["edge_of_stability"] == 40.0
+    assert not {"report_sharpness", "report_steps", "report_mse_f0", "edge", "report_edge"} & set(ok)
+    assert (ok["steps"], ok["x_max"], ok["report_x_max"]) == (50, 1.0, 0.5)
+    assert ok["report_worker"] == "elsewhere" and ok["worker"] != "elsewhere"
     assert "knot_positions" not in ok
     assert (ok["bounds_0_name"], ok["bounds_0_C"], ok["bounds_1_name"], ok["bounds_1_C"]) == \
         ("1 + x_max", 2.0, "(1 + x_max)/2", 1.5)
     assert bad["status"] == "max_steps" and bad["report_error"] == "RuntimeError: no report at this lr"
+
+
+def test_stability_report_columns_of_relu1d_analysis(tmp_path):
+    analysis = pytest.importorskip("relu1d.analysis")
+    rows = rows_of(sweep({"lr": [0.05, 0.4], "n": 25, "width": 20, "steps": 3000}, out=tmp_path, workers=1))
+    for row in rows:
+        run = relu1d.Run.load(tmp_path / row["run_file"])
+        assert row["wtv1"] == analysis.weighted_tv1(run.theta, run.objective.x)
+        report = analysis.stability_report(run.objective, run.theta, row["lr"], f0=relu1d.datasets.Target("hat"))
+        assert row["c_needed"] == report.c_needed and row["tv1"] == report.tv1
+        assert row["effective_knots_count"] == report.effective_knots.count
+        assert row["bounds_0_C"] == report.bounds[0]["C"] and row["bounds_1_name"] == report.bounds[1]["name"]
+        assert row["stable"] == (row["sharpness_ratio"] <= 1)
+        assert row["mse_f0"] == pytest.approx(report.mse_f0, rel=1e-12)
 
 
 def test_summarize_a_run_directly():
@@ -232,7 +251,7 @@ def test_summarize_a_run_directly():
     run = relu1d.train(relu1d.Objective(x, y), relu1d.init_params(5, rng=0), lr=0.1, steps=300, progress=False)
     row = summarize(run, f0=f0, interior=0.5)
     assert row["steps_done"] == 300 and row["final_loss"] == run.final_loss
-    assert "mse_f0" in summarize(run, f0=f0) and "mse_f0" not in summarize(run)
+    assert summarize(run, f0=f0)["mse_f0"] > 0 and summarize(run).get("mse_f0") is None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,8 +48,3 @@ def test_threaded_dense_agrees_with_fast(large_problem):
     assert np.max(np.abs(g_d - g_f)) <= 1e-12 * np.max(np.abs(g_f))
     hu_d, hu_f = dense.hvp(theta, u), fast.hvp(theta, u)
     assert np.max(np.abs(hu_d - hu_f)) <= 1e-12 * np.max(np.abs(hu_f))
-
-
-def test_threads_property():
-    assert relu1d.Objective([0.0, 1.0], [0.0, 1.0], kernel="dense", threads=2).threads == 2
-    assert relu1d.Objective([0.0, 1.0], [0.0, 1.0], kernel="dense").threads is None

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import reference as ref
 import relu1d
 from relu1d.testing import problems
 
@@ -26,21 +27,10 @@ EXACT_COLUMNS = [k for k in relu1d.History().keys() if k != "time"]
 
 
 # ---------------------------------------------------------------------------------------------
-# An independent NumPy implementation of L, grad L (ALGORITHMS.md §1-2) and of the GD loop.
+# The GD loop on the independent NumPy reference (tests/reference.py).
 
 def np_loss_grad(theta, x, y):
-    m = (theta.size - 1) // 3
-    w, b, v, c = theta[:m], theta[m:2 * m], theta[2 * m:3 * m], theta[3 * m]
-    n = x.size
-    z = np.multiply.outer(x, w) + b          # fl(fl(w x) + b): no FMA in NumPy
-    a = z > 0                                # strict: relu'(0) = 0
-    f = np.where(a, z, 0.0) @ v + c
-    r = f - y
-    af = a.astype(np.float64)
-    S0 = af.T @ r
-    S1 = af.T @ (r * x)
-    grad = np.concatenate([v * S1 / n, v * S0 / n, (w * S1 + b * S0) / n, [r.sum() / n]])
-    return float(r @ r / (2 * n)), grad
+    return ref.loss(x, y, theta), ref.grad(x, y, theta)
 
 
 def np_gd(x, y, theta0, lr_at, steps, clip=None):
@@ -662,8 +652,8 @@ def test_history_columns_and_types():
     run = relu1d.train(obj, th0, lr=0.05, steps=60, record_every=6)
     h = run.history
     assert list(h) == ["step", "loss", "grad_norm", "lr", "knots", "sharpness", "sharpness_residual",
-                       "sharpness_products", "time"]
-    for k in ("step", "knots", "sharpness_products"):
+                       "sharpness_products", "wtv1", "effective_knots", "time"]
+    for k in ("step", "knots", "sharpness_products", "effective_knots"):
         assert h[k].dtype.kind == "i", k
     assert (np.diff(h["time"]) >= 0).all()
     assert ((h["knots"] >= 0) & (h["knots"] <= 10)).all()

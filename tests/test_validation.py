@@ -189,7 +189,7 @@ def test_numeric_strings_are_rejected():
         relu1d.Objective(["1.0", "2"], [1.0, 2.0])
 
 
-@pytest.mark.parametrize("kernel", ["fast", "dense"])
+@pytest.mark.parametrize("kernel", relu1d.KERNELS)
 def test_overflow_is_an_error_not_a_silent_nan(kernel):
     obj = relu1d.Objective([1e200, 2e200], [0.0, 1.0], kernel=kernel)
     theta = relu1d.pack([1e200], [0.0], [1.0], 0.0)

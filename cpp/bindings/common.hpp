@@ -9,6 +9,7 @@
 #include <string>
 
 #include "relu1d/kernel.hpp"
+#include "relu1d/params.hpp"
 
 namespace relu1d::bindings {
 
@@ -27,6 +28,13 @@ inline Array vector_arg(const py::handle& obj, const char* name, py::ssize_t exp
     return a;
 }
 
+// theta as a 1-D float64 array of length 3m + 1 (the check of relu1d/params.hpp: theta_width).
+inline Array theta_arg(const py::handle& obj) {
+    Array t = vector_arg(obj, "theta");
+    theta_width(static_cast<std::size_t>(t.shape(0)));
+    return t;
+}
+
 // The compiled side of relu1d.Objective: sorted data plus one kernel guarded by a mutex.
 struct ObjectiveHandle {
     std::shared_ptr<const SortedData> data;
@@ -39,6 +47,7 @@ struct ObjectiveHandle {
         : data(std::move(d)), kind(k), threads(t), kernel(make_kernel(k, data, t)) {}
 };
 
+void register_options(py::module_& m);
 void register_objective(py::module_& m);
 void register_train(py::module_& m);
 void register_analysis(py::module_& m);

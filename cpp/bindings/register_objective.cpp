@@ -9,14 +9,6 @@ namespace {
 
 py::array_t<double> new_vector(std::size_t n) { return py::array_t<double>(static_cast<py::ssize_t>(n)); }
 
-// Validate theta against the width implied by its length.
-Array theta_arg(const py::handle& obj) {
-    Array t = vector_arg(obj, "theta");
-    if (t.shape(0) < 1 || (t.shape(0) - 1) % 3 != 0)
-        throw py::value_error("theta: length must be 3*m + 1 for width m, got " + std::to_string(t.shape(0)));
-    return t;
-}
-
 }  // namespace
 
 void register_objective(py::module_& m) {
@@ -28,16 +20,21 @@ void register_objective(py::module_& m) {
                  return std::make_unique<ObjectiveHandle>(std::move(data), parse_kernel_kind(kernel), threads);
              }),
              py::arg("x_sorted"), py::arg("y_sorted"), py::arg("kernel") = "fast", py::arg("threads") = 0)
+        .def(
+            "with_kernel",
+            [](const ObjectiveHandle& h, const std::string& kernel, int threads) {
+                return std::make_unique<ObjectiveHandle>(h.data, parse_kernel_kind(kernel), threads);
+            },
+            py::arg("kernel"), py::arg("threads"), "The same sorted data (shared, not copied) with another kernel.")
         .def_property_readonly("n", [](const ObjectiveHandle& h) { return h.data->n(); })
-        .def_property_readonly("kernel", [](const ObjectiveHandle& h) {
-            return std::string(h.kind == KernelKind::fast ? "fast" : "dense");
-        })
+        .def_property_readonly("kernel", [](const ObjectiveHandle& h) { return kernel_name(h.kind); })
+        .def_property_readonly("threads", [](const ObjectiveHandle& h) { return h.threads; })
         .def("loss", [](ObjectiveHandle& h, const py::handle& theta) {
             Array t = theta_arg(theta);
             py::gil_scoped_release release;
             std::lock_guard<std::mutex> lock(h.mutex);
             return h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
-        })
+        }, py::arg("theta"))
         .def("residuals", [](ObjectiveHandle& h, const py::handle& theta) {
             Array t = theta_arg(theta);
             auto r = new_vector(h.data->n());
@@ -49,7 +46,7 @@ void register_objective(py::module_& m) {
                 std::copy(h.kernel->residuals(), h.kernel->residuals() + h.data->n(), out);
             }
             return r;
-        })
+        }, py::arg("theta"))
         .def("loss_and_grad", [](ObjectiveHandle& h, const py::handle& theta) {
             Array t = theta_arg(theta);
             auto g = new_vector(static_cast<std::size_t>(t.shape(0)));
@@ -62,7 +59,7 @@ void register_objective(py::module_& m) {
                 h.kernel->gradient(out);
             }
             return py::make_tuple(loss, g);
-        })
+        }, py::arg("theta"))
         .def("hvp", [](ObjectiveHandle& h, const py::handle& theta, const py::handle& u) {
             Array t = theta_arg(theta);
             Array uu = vector_arg(u, "u", t.shape(0));
@@ -75,7 +72,7 @@ void register_objective(py::module_& m) {
                 h.kernel->hvp(uu.data(), out);
             }
             return hu;
-        })
+        }, py::arg("theta"), py::arg("u"))
         .def("hessian", [](ObjectiveHandle& h, const py::handle& theta) {
             Array t = theta_arg(theta);
             const auto d = static_cast<py::ssize_t>(t.shape(0));
@@ -88,52 +85,46 @@ void register_objective(py::module_& m) {
                 h.kernel->hessian(out);
             }
             return H;
-        })
+        }, py::arg("theta"))
         .def("knots_inside", [](ObjectiveHandle& h, const py::handle& theta) {
             Array t = theta_arg(theta);
             py::gil_scoped_release release;
             std::lock_guard<std::mutex> lock(h.mutex);
             h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
             return h.kernel->knots_inside();
-        })
-        .def("eigsh",
-             [](ObjectiveHandle& h, const py::handle& theta, std::size_t k, bool largest, double tol,
-                std::size_t max_iter, const py::object& v0, std::uint64_t seed) {
-                 Array t = theta_arg(theta);
-                 const auto dim = static_cast<std::size_t>(t.shape(0));
-                 const bool has_start = !v0.is_none();
-                 Array start;
-                 if (has_start) start = vector_arg(v0, "v0", t.shape(0));
-                 LanczosOptions opt;
-                 opt.k = k;
-                 opt.largest = largest;
-                 opt.tol = tol;
-                 opt.max_iter = max_iter;
-                 opt.seed = seed;
-                 EigenResult res;
-                 {
-                     py::gil_scoped_release release;
-                     std::lock_guard<std::mutex> lock(h.mutex);
-                     h.kernel->prepare(t.data(), dim);
-                     Kernel* kern = h.kernel.get();
-                     Lanczos lanczos;
-                     res = lanczos.solve([kern](const double* u, double* out) { kern->hvp(u, out); }, dim, opt,
-                                         has_start ? start.data() : nullptr);
-                 }
-                 const auto kk = static_cast<py::ssize_t>(res.values.size());
-                 py::array_t<double> vecs({kk, static_cast<py::ssize_t>(dim)});
-                 std::copy(res.vectors.begin(), res.vectors.end(), vecs.mutable_data());
-                 py::dict out;
-                 out["values"] = py::array_t<double>(kk, res.values.data());
-                 out["vectors"] = vecs;
-                 out["residuals"] = py::array_t<double>(kk, res.residuals.data());
-                 out["products"] = res.products;
-                 out["iterations"] = res.iterations;
-                 out["converged"] = res.converged;
-                 return out;
-             },
-             py::arg("theta"), py::arg("k") = 1, py::arg("largest") = true, py::arg("tol") = 1e-10,
-             py::arg("max_iter") = 300, py::arg("v0") = py::none(), py::arg("seed") = 0);
+        }, py::arg("theta"))
+        .def(
+            "eigenpairs",
+            [](ObjectiveHandle& h, const py::handle& theta, const LanczosOptions& options, const py::object& v0) {
+                Array t = theta_arg(theta);
+                const auto dim = static_cast<std::size_t>(t.shape(0));
+                const bool has_start = !v0.is_none();
+                Array start;
+                if (has_start) start = vector_arg(v0, "v0", t.shape(0));
+                EigenResult res;
+                {
+                    py::gil_scoped_release release;
+                    std::lock_guard<std::mutex> lock(h.mutex);
+                    h.kernel->prepare(t.data(), dim);
+                    Kernel* kern = h.kernel.get();
+                    Lanczos lanczos;
+                    res = lanczos.solve([kern](const double* u, double* out) { kern->hvp(u, out); }, dim, options,
+                                        has_start ? start.data() : nullptr);
+                }
+                const auto kk = static_cast<py::ssize_t>(res.values.size());
+                py::array_t<double> vecs({kk, static_cast<py::ssize_t>(dim)});
+                std::copy(res.vectors.begin(), res.vectors.end(), vecs.mutable_data());
+                py::dict out;
+                out["values"] = py::array_t<double>(kk, res.values.data());
+                out["vectors"] = vecs;
+                out["residuals"] = py::array_t<double>(kk, res.residuals.data());
+                out["products"] = res.products;
+                out["iterations"] = res.iterations;
+                out["converged"] = res.converged;
+                return out;
+            },
+            py::arg("theta"), py::arg("options"), py::arg("v0") = py::none(),
+            "Extreme eigenpairs of the Hessian at theta by Lanczos (relu1d.sharpness).");
 }
 
 }  // namespace relu1d::bindings

@@ -104,7 +104,8 @@ MergedKnots merged_knots(const Params& p) {
         Knot kn;
         if (raw_knot(p, k, kn.t, kn.jump)) raw.push_back(kn);
     }
-    std::sort(raw.begin(), raw.end(), [](const Knot& a, const Knot& b) { return knot_before(a.t, a.jump, b.t, b.jump); });
+    std::sort(raw.begin(), raw.end(),
+              [](const Knot& a, const Knot& b) { return knot_before(a.t, a.jump, b.t, b.jump); });
     MergedKnots out;
     merge_sorted(raw.size(), [&](std::size_t i, double& t, double& j) { t = raw[i].t; j = raw[i].jump; }, out);
     return out;

@@ -12,6 +12,7 @@ namespace {
 
 // re-orthogonalise again when a pass left less than 1/sqrt(2) of ||w||
 constexpr double kSecondPass = 0.7071067811865476;
+constexpr std::size_t kInitialBasis = 16;  // Lanczos vectors allocated before the basis grows
 
 // splitmix64: a small, well-mixed deterministic generator for start vectors.
 struct SplitMix64 {
@@ -117,7 +118,11 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
                            EigenResult& res) {
     const std::size_t room = dim - r;  // dimension of the complement
     const std::size_t max_iter = std::min(room, std::max<std::size_t>(opt.max_iter, 1));
-    Q_.resize((max_iter + 1) * dim);
+    // The basis grows on demand: most calls converge in a few products, and a full
+    // (max_iter + 1) x dim block would cost gigabytes at m = 1e6 before the first product.
+    std::size_t capacity = std::min<std::size_t>(max_iter + 1, kInitialBasis);
+    if (Q_.size() < capacity * dim) Q_.resize(capacity * dim);
+    capacity = Q_.size() / dim;
     w_.resize(dim);
     alpha_.assign(max_iter, 0.0);
     beta_.assign(max_iter, 0.0);
@@ -167,13 +172,18 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
         const Eigen::VectorXd diag = Eigen::Map<Eigen::VectorXd>(alpha_.data(), static_cast<Eigen::Index>(j));
         const Eigen::VectorXd sub = Eigen::Map<Eigen::VectorXd>(beta_.data(), static_cast<Eigen::Index>(j - 1));
         tri.computeFromTridiagonal(diag, sub, Eigen::ComputeEigenvectors);
-        const Eigen::Index idx = opt.largest ? static_cast<Eigen::Index>(j - 1) : 0;
+        const Eigen::Index idx = opt.which == Which::largest ? static_cast<Eigen::Index>(j - 1) : 0;
         const double theta = tri.eigenvalues()[idx];
         const double estimate = std::abs(b * tri.eigenvectors()(static_cast<Eigen::Index>(j - 1), idx));
         const bool converged = estimate <= opt.tol * std::max(std::abs(theta), 1e-3 * scale);
         const bool exhausted = j >= room;
         bool done = converged || exhausted || j >= max_iter;
         if (!done) {
+            if (j + 1 > capacity) {  // room for q_j; Q moves, the lambda reads it through the reference
+                capacity = std::min<std::size_t>(max_iter + 1, 2 * capacity);
+                Q_.resize(capacity * dim);
+                Q = Q_.data();
+            }
             double* next = Q + j * dim;
             if (b <= 1e-12 * scale) {
                 // invariant subspace without convergence: continue from a fresh direction (beta = 0)

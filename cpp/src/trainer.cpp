@@ -1,5 +1,6 @@
 #include "relu1d/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -12,9 +13,28 @@ double StepSchedule::at(std::int64_t step, std::size_t& cursor) const {
     return values[cursor];
 }
 
-void Records::clear() {
-    for (auto* v : {&step, &knots, &sharpness_products}) v->clear();
-    for (auto* v : {&loss, &grad_norm, &lr, &sharpness, &sharpness_residual, &time}) v->clear();
+void TrainOptions::validate() const {
+    // the negated comparisons also reject NaN
+    if (!(clip >= 0.0)) throw std::invalid_argument("clip: must be >= 0 (0: no clipping)");
+    if (record_every < 1) throw std::invalid_argument("record_every: must be >= 1");
+    if (sharpness_every < 0) throw std::invalid_argument("sharpness_every: must be >= 0 (0: never)");
+    if (!(grad_tol >= 0.0)) throw std::invalid_argument("grad_tol: must be >= 0");
+    if (!(loss_tol >= 0.0)) throw std::invalid_argument("loss_tol: must be >= 0");
+    if (!(max_loss >= 0.0)) throw std::invalid_argument("max_loss: must be >= 0 (0: only non-finite diverges)");
+    if (!(lanczos.tol > 0.0)) throw std::invalid_argument("sharpness_tol: must be > 0");
+    if (lanczos.max_iter < 1) throw std::invalid_argument("sharpness_max_iter: must be >= 1");
+    if (lanczos.k != 1 || lanczos.which != Which::largest)
+        throw std::invalid_argument("lanczos: the sharpness is the one largest eigenvalue (k = 1, largest)");
+}
+
+const char* stop_reason_name(StopReason reason) {
+    switch (reason) {
+        case StopReason::max_steps: return "max_steps";
+        case StopReason::converged: return "converged";
+        case StopReason::diverged: return "diverged";
+        case StopReason::time: return "time";
+    }
+    return "unknown";
 }
 
 namespace {
@@ -22,17 +42,35 @@ constexpr std::size_t kSnapshotEvery = 4096;  // steps between snapshots: bounds
 }  // namespace
 
 Trainer::Trainer(std::shared_ptr<const SortedData> data, KernelKind kind, int threads, std::vector<double> theta,
-                 std::int64_t step, std::vector<double> eigvec)
-    : kernel_(make_kernel(kind, std::move(data), threads)),
+                 std::int64_t step, std::vector<double> eigvec, TrainOptions options)
+    : options_(std::move(options)),
+      kernel_(make_kernel(kind, std::move(data), threads)),
       theta_(std::move(theta)),
       eigvec_(std::move(eigvec)),
       step_(step),
       snapshot_(theta_),
       snapshot_step_(step) {
-    Params check(theta_.data(), theta_.size());  // validates the length
+    theta_width(theta_.size());  // validates the length
+    options_.validate();
+    kernel_->prepare(theta_.data(), theta_.size());  // loss() and grad_norm() before any run
     if (!eigvec_.empty() && eigvec_.size() != theta_.size())
         throw std::invalid_argument("eigvec: length must equal len(theta)");
     etas_.reserve(kSnapshotEvery);
+}
+
+double Trainer::grad_norm() {
+    grad_.resize(theta_.size());
+    kernel_->gradient(grad_.data());
+    double scale = 0.0;
+    for (double g : grad_) scale = std::max(scale, std::abs(g));  // NaN-blind: the sum below keeps it
+    if (!(scale > 0.0) || !std::isfinite(scale)) {
+        double sum2 = 0.0;
+        for (double g : grad_) sum2 += g * g;
+        return std::sqrt(sum2);  // 0, or NaN/inf as the gradient has them
+    }
+    double sum2 = 0.0;
+    for (double g : grad_) sum2 += (g / scale) * (g / scale);
+    return scale * std::sqrt(sum2);
 }
 
 void Trainer::step_back_to(std::int64_t target) {
@@ -45,11 +83,11 @@ void Trainer::step_back_to(std::int64_t target) {
     etas_.resize(static_cast<std::size_t>(step_ - snapshot_step_));
 }
 
-StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const TrainOptions& opt, Records& rec,
-                        double time_budget, double elapsed) {
+StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, Records& rec, double time_budget,
+                        double elapsed) {
     if (lr.starts.empty() || lr.starts.size() != lr.values.size())
         throw std::invalid_argument("lr: schedule needs matching, non-empty starts and values");
-    if (opt.record_every < 1) throw std::invalid_argument("record_every: must be >= 1");
+    const TrainOptions& opt = options_;
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now();
     const auto seconds = [&] { return std::chrono::duration<double>(clock::now() - t0).count(); };
@@ -84,29 +122,18 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
         const double gnorm = need_gnorm ? std::sqrt(kernel_->gradient_norm2()) : nan;
         if (need_gnorm) last_grad_norm_ = gnorm;
         if (record) {
-            double sharp = nan, resid = nan;
-            std::int64_t products = 0;
+            EigenResult er;
             if (measure) {
                 LanczosOptions lo = opt.lanczos;
                 lo.seed = static_cast<std::uint64_t>(step_);
                 const auto ts = clock::now();
-                const EigenResult er = lanczos_.solve(hvp, dim, lo, eigvec_.empty() ? nullptr : eigvec_.data());
-                sharp = er.values[0];
-                resid = er.residuals[0];
-                products = static_cast<std::int64_t>(er.products);
+                er = lanczos_.solve(hvp, dim, lo, eigvec_.empty() ? nullptr : eigvec_.data());
                 total_products_ += er.products;
                 sharpness_seconds_ += std::chrono::duration<double>(clock::now() - ts).count();
                 eigvec_.assign(er.vectors.begin(), er.vectors.begin() + static_cast<std::ptrdiff_t>(dim));
             }
-            rec.step.push_back(step_);
-            rec.loss.push_back(loss);
-            rec.grad_norm.push_back(gnorm);
-            rec.lr.push_back(rate);
-            rec.knots.push_back(static_cast<std::int64_t>(kernel_->knots_inside()));
-            rec.sharpness.push_back(sharp);
-            rec.sharpness_residual.push_back(resid);
-            rec.sharpness_products.push_back(products);
-            rec.time.push_back(elapsed + seconds());
+            rec.append(RowContext{step_, loss, gnorm, rate, elapsed + seconds(), *kernel_, theta_.data(),
+                                  measure ? &er : nullptr});
         }
         // the gradient overflowed at an acceptable theta_: keep theta_
         if (need_gnorm && !std::isfinite(gnorm)) return stop(StopReason::diverged);
@@ -127,7 +154,7 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, const Tr
         if (time_budget > 0.0 && (step_ & 63) == 0 && seconds() > time_budget) return stop(StopReason::time);
     }
     last_loss_ = loss;
-    return stop(StopReason::steps);
+    return stop(StopReason::max_steps);
 }
 
 }  // namespace relu1d

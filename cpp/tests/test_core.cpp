@@ -1,5 +1,6 @@
 // Self-contained checks of the C++ core (no Python): fast and dense kernels agree, the Hessian
-// is symmetric with H[c, c] = 1, Hessian columns are HVPs, Lanczos finds the top eigenvalue.
+// is symmetric with H[c, c] = 1, Hessian columns are HVPs, Lanczos finds the top eigenvalue, the
+// trainer's records follow the history table.
 // Build with -DRELU1D_BUILD_TESTS=ON and run ctest.
 #include <algorithm>
 #include <cmath>
@@ -8,8 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "relu1d/kernel.hpp"
+#include "relu1d/fast_kernel.hpp"
 #include "relu1d/lanczos.hpp"
+#include "relu1d/trainer.hpp"
 
 using namespace relu1d;
 
@@ -104,7 +106,7 @@ int main() {
     }
     fast->sync();
     for (std::size_t q = 0; q < d; ++q) steps_ok &= ta[q] == tb[q];
-    check(steps_ok, "descend: fast == dense reference step");
+    check(steps_ok, "descend: fused fast step == reference step Kernel::descend");
     const double stepped = fast->loss();
     check(stepped == fast->prepare(ta.data(), d), "descend: prepared state == fresh prepare");
     // The segment sweep (few neurons, many points: used here, 4 m < n) against the sweep over every
@@ -139,6 +141,33 @@ int main() {
         for (std::size_t q = 0; q < d; ++q) same &= t1[q] == t2[q];
         same &= seg->loss() == all->loss();
         check(same, "segment sweep == full sweep, bit for bit");
+    }
+    // The trainer records one row per column of the history table: "step" first, the
+    // sharpness_rows columns filled at measured rows only (NaN, or 0 in int64 columns, elsewhere)
+    {
+        TrainOptions opt;
+        opt.record_every = 2;
+        opt.sharpness_every = 4;
+        Trainer trainer(data, KernelKind::fast, 1, theta, 0, {}, opt);
+        StepSchedule lr{{0}, {0.05}};
+        Records rec;
+        trainer.run(10, lr, rec, 0.0, 0.0);
+        const auto& columns = history_columns();
+        bool rows_ok = rec.rows() == 5 && columns.front().name == "step";
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+            const bool ints = columns[c].type == ColumnType::int64;
+            rows_ok &= (ints ? rec.int64_column(c).size() : rec.float64_column(c).size()) == rec.rows();
+            rows_ok &= (ints ? rec.float64_column(c).size() : rec.int64_column(c).size()) == 0;
+            if (columns[c].filled != Filled::sharpness_rows) continue;
+            for (std::size_t row = 0; row < rec.rows(); ++row) {
+                const bool measured = rec.int64_column(0)[row] % 4 == 0;
+                const bool filled = ints ? rec.int64_column(c)[row] != 0 : !std::isnan(rec.float64_column(c)[row]);
+                rows_ok &= filled == measured;
+            }
+        }
+        check(rows_ok, "history: one buffer per column, sharpness_rows filled where measured");
+        check(trainer.loss() == make_kernel(KernelKind::fast, data, 1)->prepare(trainer.theta().data(), d),
+              "trainer: loss() at theta() == a fresh prepare");
     }
     std::printf("%d failed\n", failures);
     return failures == 0 ? 0 : 1;

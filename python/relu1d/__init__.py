@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import analysis
 from ._version import __version__
 from .checkpoint import CheckpointError
+from .config import TrainConfig
 from .data import TARGETS, load_data, make_data, target_function
 from .datasets import DISTRIBUTIONS, make_regression
 from .objective import KERNELS, Objective
@@ -38,6 +39,7 @@ __all__ = [
     "Run",
     "History",
     "StepSize",
+    "TrainConfig",
     "CheckpointError",
     "make_data",
     "load_data",

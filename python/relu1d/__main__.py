@@ -1,5 +1,5 @@
 """Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``, ``relu1d report PATH``,
-``relu1d plot PATH --out FILE``, ``relu1d sweep``, ``relu1d reproduce NAME``."""
+``relu1d plot PATH --out FILE``, ``relu1d sweep GRID.json --out DIR``, ``relu1d reproduce NAME``."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ def add_subcommands(sub) -> None:
     p.add_argument("--out", required=True, help="image file to write (png, pdf, svg: by the extension)")
     p.add_argument("--f0", help="true function, a built-in target name (hat, abs, sin)")
     p.add_argument("--dpi", type=int, default=120, help="resolution of raster images (default 120)")
+    p.add_argument("--log-steps", action="store_true", help="logarithmic step axes (linear near step 0)")
 
 
 def _f0_name(args, run):
@@ -73,7 +74,7 @@ def run_command(args) -> int:
             f0 = _f0_name(args, run)
             from .plotting import plot_run
 
-            fig = plot_run(run, f0=f0)
+            fig = plot_run(run, f0=f0, log_steps=args.log_steps)
             fig.savefig(args.out, dpi=args.dpi)
             print(f"wrote     {args.out}")
         else:  # pragma: no cover - argparse only dispatches the registered commands here

@@ -1,60 +1,175 @@
-"""Private compiled core of relu1d (use the public API in relu1d instead)."""
-
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
-
+"""
+relu1d compiled core: exact kernels, Lanczos and the GD loop (private; use relu1d)
+"""
+from __future__ import annotations
+import numpy
+import numpy.typing
+import typing
+__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'theta_width', 'weighted_tv1']
+class LanczosOptions:
+    """
+    Options of the Lanczos eigensolver.
+    """
+    which: str
+    def __init__(self, *, k: typing.SupportsInt | typing.SupportsIndex = 1, which: str = 'largest', tol: typing.SupportsFloat | typing.SupportsIndex = 1e-10, max_iter: typing.SupportsInt | typing.SupportsIndex = 300, seed: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+        ...
+    @property
+    def k(self) -> int:
+        ...
+    @k.setter
+    def k(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def max_iter(self) -> int:
+        ...
+    @max_iter.setter
+    def max_iter(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def seed(self) -> int:
+        ...
+    @seed.setter
+    def seed(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def tol(self) -> float:
+        ...
+    @tol.setter
+    def tol(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+class TrainOptions:
+    """
+    The unchanging options of a GD run (given when a Trainer is built).
+    """
+    def __init__(self, *, clip: typing.SupportsFloat | typing.SupportsIndex = 0.0, record_every: typing.SupportsInt | typing.SupportsIndex = 1, sharpness_every: typing.SupportsInt | typing.SupportsIndex = 0, grad_tol: typing.SupportsFloat | typing.SupportsIndex = 0.0, loss_tol: typing.SupportsFloat | typing.SupportsIndex = 0.0, max_loss: typing.SupportsFloat | typing.SupportsIndex = 0.0, sharpness_tol: typing.SupportsFloat | typing.SupportsIndex = 1e-10, sharpness_max_iter: typing.SupportsInt | typing.SupportsIndex = 300) -> None:
+        ...
+    @property
+    def clip(self) -> float:
+        ...
+    @property
+    def grad_tol(self) -> float:
+        ...
+    @property
+    def lanczos(self) -> LanczosOptions:
+        ...
+    @property
+    def loss_tol(self) -> float:
+        ...
+    @property
+    def max_loss(self) -> float:
+        ...
+    @property
+    def record_every(self) -> int:
+        ...
+    @property
+    def sharpness_every(self) -> int:
+        ...
 class Objective:
-    """Sorted data plus one kernel ("fast" or "dense"); every method prepares at theta first."""
-
-    def __init__(self, x_sorted: NDArray[np.float64], y_sorted: NDArray[np.float64], kernel: str = "fast",
-                 threads: int = 0) -> None: ...
+    def __init__(self, x_sorted: typing.Any, y_sorted: typing.Any, kernel: str = 'fast', threads: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+        ...
+    def eigenpairs(self, theta: typing.Any, options: LanczosOptions, v0: typing.Any = None) -> dict:
+        """
+        Extreme eigenpairs of the Hessian at theta by Lanczos (relu1d.sharpness).
+        """
+    def hessian(self, theta: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def hvp(self, theta: typing.Any, u: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def knots_inside(self, theta: typing.Any) -> int:
+        ...
+    def loss(self, theta: typing.Any) -> float:
+        ...
+    def loss_and_grad(self, theta: typing.Any) -> tuple[float, numpy.typing.NDArray[numpy.float64]]:
+        ...
+    def residuals(self, theta: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def with_kernel(self, kernel: str, threads: typing.SupportsInt | typing.SupportsIndex) -> Objective:
+        """
+        The same sorted data (shared, not copied) with another kernel.
+        """
     @property
-    def n(self) -> int: ...
+    def kernel(self) -> str:
+        ...
     @property
-    def kernel(self) -> str: ...
-    def loss(self, theta: NDArray[np.float64]) -> float: ...
-    def residuals(self, theta: NDArray[np.float64]) -> NDArray[np.float64]: ...  # sorted order
-    def loss_and_grad(self, theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]: ...
-    def hvp(self, theta: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.float64]: ...
-    def hessian(self, theta: NDArray[np.float64]) -> NDArray[np.float64]: ...
-    def knots_inside(self, theta: NDArray[np.float64]) -> int: ...
-    def eigsh(self, theta: NDArray[np.float64], k: int = 1, largest: bool = True, tol: float = 1e-10,
-              max_iter: int = 300, v0: NDArray[np.float64] | None = None, seed: int = 0) -> dict[str, Any]: ...
-
+    def n(self) -> int:
+        ...
+    @property
+    def threads(self) -> int:
+        ...
 class Trainer:
-    """The GD loop; state = (theta, step, last eigenvector)."""
-
-    def __init__(self, objective: Objective, theta: NDArray[np.float64], step: int = 0,
-                 eigvec: NDArray[np.float64] | None = None) -> None: ...
-    def run(self, max_steps: int, lr_starts: NDArray[np.int64], lr_values: NDArray[np.float64], clip: float = 0.0,
-            record_every: int = 1, sharpness_every: int = 0, grad_tol: float = 0.0, loss_tol: float = 0.0,
-            max_loss: float = 0.0, sharpness_tol: float = 1e-10, sharpness_max_iter: int = 300,
-            time_budget: float = 0.0, elapsed: float = 0.0) -> tuple[str, dict[str, NDArray[Any]]]: ...
+    """
+    The GD loop; state = (theta, step, last eigenvector), options fixed.
+    """
+    def __init__(self, objective: Objective, theta: typing.Any, step: typing.SupportsInt | typing.SupportsIndex, eigvec: typing.Any, options: TrainOptions) -> None:
+        ...
+    def grad_norm(self) -> float:
+        """
+        ||grad L(theta)|| at the current theta, without overflow in the squares.
+        """
+    def loss(self) -> float:
+        """
+        L(theta) at the current theta (no new forward pass).
+        """
+    def run(self, max_steps: typing.SupportsInt | typing.SupportsIndex, lr_starts: typing.Any, lr_values: typing.Any, time_budget: typing.SupportsFloat | typing.SupportsIndex = 0.0, elapsed: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> tuple[str, dict]:
+        """
+        Run at most max_steps steps: (stop reason, the recorded rows as name -> array).
+        """
     @property
-    def theta(self) -> NDArray[np.float64]: ...
+    def eigvec(self) -> typing.Any:
+        ...
     @property
-    def step(self) -> int: ...
+    def last_grad_norm(self) -> float:
+        ...
     @property
-    def eigvec(self) -> NDArray[np.float64] | None: ...
+    def last_loss(self) -> float:
+        ...
     @property
-    def last_loss(self) -> float: ...
+    def options(self) -> TrainOptions:
+        ...
     @property
-    def last_grad_norm(self) -> float: ...
+    def sharpness_products(self) -> int:
+        ...
     @property
-    def sharpness_products(self) -> int: ...
+    def sharpness_seconds(self) -> float:
+        ...
     @property
-    def sharpness_seconds(self) -> float: ...
-
-# Function-space quantities (relu1d.analysis); x_sorted must be ascending.
-EFFECTIVE_KNOT_REL_TOL: float
-
-def merged_knots(theta: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
-def g_weight(x_sorted: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]: ...
-def weighted_tv1(x_sorted: NDArray[np.float64], theta: NDArray[np.float64]) -> float: ...
-def effective_knots(x_sorted: NDArray[np.float64], theta: NDArray[np.float64],
-                    rel_tol: float = 0.01) -> dict[str, Any]: ...
-def function_space_track(x_sorted: NDArray[np.float64], thetas: NDArray[np.float64],
-                         rel_tol: float = 0.01) -> tuple[NDArray[np.float64], NDArray[np.int64]]: ...
-def gram(x_sorted: NDArray[np.float64], theta: NDArray[np.float64]) -> NDArray[np.float64]: ...
+    def step(self) -> int:
+        ...
+    @property
+    def theta(self) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+def effective_knots(x_sorted: typing.Any, theta: typing.Any, rel_tol: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> dict:
+    """
+    Knots strictly inside the data range carrying at least rel_tol of its TV(1).
+    """
+def function_space_track(x_sorted: typing.Any, thetas: typing.Any, rel_tol: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int64]]:
+    """
+    The along-a-run computation (warm-started sort, shared result) over the rows of thetas.
+    """
+def g_weight(x_sorted: typing.Any, t: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    The empirical weight g of the sample at the points t.
+    """
+def gram(x_sorted: typing.Any, theta: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    J J^T / n in the sorted order, O(n^2 + m log n).
+    """
+def history_columns() -> list:
+    """
+    The recorded history's columns in order: (name, dtype, filled, description) each, filled being 'every_row' or 'sharpness_rows'.
+    """
+def merged_knots(theta: typing.Any) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
+    """
+    Distinct knots (ascending) and their summed slope jumps; zero sums dropped.
+    """
+def theta_width(length: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    The width m of a parameter vector of length 3m+1 (m >= 1), else ValueError.
+    """
+def weighted_tv1(x_sorted: typing.Any, theta: typing.Any) -> float:
+    """
+    integral |f''| g over the sample's range.
+    """
+EFFECTIVE_KNOT_REL_TOL: float = 0.01
+KERNELS: tuple = ('fast', 'dense')
+STOP_REASONS: tuple = ('max_steps', 'converged', 'diverged', 'time')

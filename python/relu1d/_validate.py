@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from . import _core
+
 
 def as_float_array(value, name: str, *, finite: bool = True) -> np.ndarray:
     """Convert any array-like of real numbers to a contiguous float64 array (any shape)."""
@@ -43,14 +45,21 @@ def as_vector(value, name: str, *, length: int | None = None, allow_empty: bool 
 
 
 def as_theta(theta, name: str = "theta", *, width: int | None = None) -> np.ndarray:
-    """A parameter vector [w(m), b(m), v(m), c] of length 3m+1 (for the given width if any)."""
+    """A parameter vector [w(m), b(m), v(m), c] of length 3m+1 (for the given width if any).
+
+    The one check of theta in the package; its length rule and message come from the compiled
+    core (``theta_width``), which applies the same check to what reaches it.
+    """
     arr = as_vector(theta, name)
     if width is not None:
         if arr.size != 3 * width + 1:
             raise ValueError(f"{name}: expected length 3*m+1 = {3 * width + 1} for width m = {width}, "
                              f"got {arr.size}")
-    elif (arr.size - 1) % 3 != 0 or arr.size < 4:
-        raise ValueError(f"{name}: length must be 3*m+1 for some width m >= 1, got {arr.size}")
+    else:
+        try:
+            _core.theta_width(arr.size)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("theta:", f"{name}:", 1)) from None
     return arr
 
 

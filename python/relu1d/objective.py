@@ -9,7 +9,8 @@ from ._validate import as_theta, as_threads, as_vector
 
 __all__ = ["Objective", "KERNELS"]
 
-KERNELS = ("fast", "dense")
+#: The kernels' names, as the compiled core lists them: ("fast", "dense").
+KERNELS = tuple(_core.KERNELS)
 
 
 class Objective:
@@ -88,8 +89,17 @@ class Objective:
         return self._threads or None
 
     def with_kernel(self, kernel: str, *, threads: int | None = None) -> "Objective":
-        """The same data with another kernel."""
-        return Objective(self._x, self._y, kernel=kernel, threads=threads if threads is not None else self.threads)
+        """The same data with another kernel or thread count (the sorted data are shared, not
+        sorted again). ``threads=None`` keeps this objective's setting."""
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
+        clone = object.__new__(Objective)
+        clone.__dict__.update(self.__dict__)
+        clone._kernel = kernel
+        if threads is not None:
+            clone._threads = as_threads(threads)
+        clone._core = self._core.with_kernel(kernel, clone._threads)
+        return clone
 
     def __repr__(self) -> str:
         return (f"Objective(n={self.n}, x in [{self._xs[0]:.4g}, {self._xs[-1]:.4g}], "
@@ -168,3 +178,9 @@ def check_objective(objective) -> Objective:
     if not isinstance(objective, Objective):
         raise TypeError(f"objective: expected a relu1d.Objective, got {type(objective).__name__}")
     return objective
+
+
+def compiled_objective(objective) -> "_core.Objective":
+    """The compiled handle of an Objective (sorted data and kernel): what the package's trainer
+    and eigensolver drive; the one way to it from outside this module."""
+    return check_objective(objective)._core

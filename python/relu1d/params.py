@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _core
 from ._validate import as_float, as_float_array, as_int, as_rng, as_theta, as_vector
 
 __all__ = ["pack", "unpack", "width_of", "init_params", "predict", "INIT_SCHEMES"]
@@ -35,9 +36,7 @@ def unpack(theta):
     """
     if not (isinstance(theta, np.ndarray) and theta.dtype == np.float64 and theta.ndim == 1):
         theta = as_theta(theta)
-    elif (theta.size - 1) % 3 != 0 or theta.size < 4:
-        raise ValueError(f"theta: length must be 3*m+1 for some width m >= 1, got {theta.size}")
-    m = (theta.size - 1) // 3
+    m = _core.theta_width(theta.size)  # the length check of as_theta, without copying theta
     return theta[:m], theta[m:2 * m], theta[2 * m:3 * m], float(theta[3 * m])
 
 

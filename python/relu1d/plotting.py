@@ -61,7 +61,7 @@ def _title(what, n, width, lr, steps=None):
     return f"{what}\nn = {n}, width = {width}, lr = {lr:g}{tail}"
 
 
-def _f0(f0, run):
+def _f0(f0):
     from .data import target_function
 
     if f0 is None:
@@ -96,7 +96,7 @@ def plot_fit(run, *, f0=None, ax=None, label_knots: int = 6):
     from .analysis import effective_knots, knots, spline
 
     obj, theta, lr, _, steps = _resolve(run)
-    f0 = _f0(f0, run)
+    f0 = _f0(f0)
     fig, ax = _figure(ax, (6.4, 4.4))
     xs = obj._xs
     lo, hi = _plot_range(xs)
@@ -199,7 +199,8 @@ def plot_weight(run, *, ax=None):
         ax2.scatter(t, jumps, s=_knot_sizes(jumps), color="tab:red", alpha=0.7, label="|slope jump| at a knot")
         ax2.set_ylim(0, 1.08 * jumps.max())
     ax2.set_ylabel("|slope jump| at a knot", color="tab:red")
-    ax.set_xlim(lo, hi) if hi > lo else None
+    if hi > lo:
+        ax.set_xlim(lo, hi)
     ax.set_ylim(bottom=0)
     wtv1 = weighted_tv1(theta, obj)
     ax.set_title(_title(f"weight g and knots: weighted TV(1) = {wtv1:.4g}", obj.n, (theta.size - 1) // 3, lr,
@@ -221,12 +222,22 @@ def _c_value(C, x_max):
     return C, f"{C:g}"
 
 
-def plot_training(run, *, C="(1 + x_max)/2", axes=None):
+def _step_axis(ax, steps, log_steps):
+    ax.set_xlabel("step (log scale)" if log_steps else "step")
+    if log_steps:
+        positive = steps[steps > 0]
+        ax.set_xscale("symlog", linthresh=float(positive.min()) if positive.size else 1.0)
+        if steps.size:
+            ax.set_xlim(left=float(steps.min()))
+
+
+def plot_training(run, *, C="(1 + x_max)/2", axes=None, log_steps=False):
     """Sharpness against steps with 2/lr; weighted TV(1) against steps with its bounds.
 
     The bounds at each sharpness measurement: ``lambda/2 - 1/2 + C sqrt(2L)`` and
-    ``1/lr - 1/2 + C sqrt(2L)``. Weighted TV(1) comes from the history's ``wtv1`` column when the run
-    recorded it, else only the final value is shown. ``axes``: two axes to draw into.
+    ``1/lr - 1/2 + C sqrt(2L)``. Weighted TV(1) comes from the history's ``wtv1`` column (recorded
+    at every sharpness measurement); a run saved without it shows only the final value.
+    ``axes``: two axes to draw into; ``log_steps``: a logarithmic step axis (linear near 0).
     """
     from .analysis import weighted_tv1
     from .run import Run
@@ -248,7 +259,7 @@ def plot_training(run, *, C="(1 + x_max)/2", axes=None):
     width = (theta.size - 1) // 3
     ax_s.plot(step[measured], sharp[measured], color="tab:blue", lw=1.2, label="sharpness lambda_max")
     ax_s.plot(step, 2.0 / h["lr"], "k--", lw=1, label="2 / lr (edge of stability)")
-    ax_s.set_xlabel("step")
+    _step_axis(ax_s, step, log_steps)
     ax_s.set_ylabel("top Hessian eigenvalue")
     ax_s.set_title(_title("sharpness", obj.n, width, lr, steps), fontsize=10)
     ax_s.legend(fontsize=7, loc="best")
@@ -258,15 +269,15 @@ def plot_training(run, *, C="(1 + x_max)/2", axes=None):
     lr_bound = 1.0 / h["lr"][measured] - 0.5 + c_val * root
     ax_w.plot(step[measured], sharp_bound, color="tab:orange", lw=1.2, label="lambda/2 - 1/2 + C sqrt(2L)")
     ax_w.plot(step[measured], lr_bound, color="k", ls="--", lw=1, label="1/lr - 1/2 + C sqrt(2L)")
-    if "wtv1" in tuple(h):
-        w = np.asarray(h["wtv1"], dtype=np.float64)
-        ok = np.isfinite(w)
+    w = np.asarray(h["wtv1"], dtype=np.float64) if "wtv1" in tuple(h) else np.full(step.shape, np.nan)
+    ok = np.isfinite(w)
+    if ok.any():
         ax_w.plot(step[ok], w[ok], color="tab:blue", lw=1.4, label="weighted TV(1)")
     else:
         ax_w.plot([run.steps], [weighted_tv1(theta, obj)], "o", color="tab:blue",
                   label="weighted TV(1) (final; not recorded along this run)")
     ax_w.set_yscale("log")
-    ax_w.set_xlabel("step")
+    _step_axis(ax_w, step, log_steps)
     ax_w.set_ylabel("integral |f''| g")
     ax_w.set_title(_title(f"weighted TV(1) and its bound, C = {c_name} = {c_val:.3g}", obj.n, width, lr, steps),
                    fontsize=10)
@@ -328,9 +339,9 @@ def plot_bounds(runs, *, C="(1 + x_max)/2", f0=None, ax=None):
     return fig
 
 
-def plot_run(run, *, f0=None, C="(1 + x_max)/2"):
+def plot_run(run, *, f0=None, C="(1 + x_max)/2", log_steps=False):
     """All per-run pictures in one figure: fit, neurons, g and knots (top); loss, sharpness and
-    weighted TV(1) with its bound against steps (bottom)."""
+    weighted TV(1) with its bound against steps (bottom; ``log_steps``: logarithmic step axes)."""
     from .run import Run
 
     if not isinstance(run, Run):
@@ -344,11 +355,11 @@ def plot_run(run, *, f0=None, C="(1 + x_max)/2"):
     h = run.history
     ax = axes[1, 0]
     ax.semilogy(h["step"], h["loss"], color="tab:blue", lw=1.2, label="training loss L")
-    ax.set_xlabel("step")
+    _step_axis(ax, h["step"], log_steps)
     ax.set_ylabel("L = 1/(2n) sum r^2")
     ax.set_title(_title("training loss", run.objective.n, run.width, run.lr, run.steps), fontsize=10)
     ax.legend(fontsize=7)
-    plot_training(run, C=C, axes=(axes[1, 1], axes[1, 2]))
+    plot_training(run, C=C, axes=(axes[1, 1], axes[1, 2]), log_steps=log_steps)
     fig.suptitle(f"relu1d run: n = {run.objective.n}, width = {run.width}, lr = {run.lr:g}, "
                  f"{run.steps:,} steps, status {run.status}", fontsize=12)
     return fig

@@ -4,28 +4,53 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
+from . import _core
+from ._validate import as_theta
 from ._version import __version__
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .config import TrainConfig
 
-__all__ = ["Run", "History", "STATUSES", "HISTORY_KEYS"]
+__all__ = ["Run", "History", "HistoryColumn", "HISTORY_COLUMNS", "HISTORY_KEYS", "STATUSES"]
 
-STATUSES = ("max_steps", "converged", "diverged", "interrupted", "stopped")
-HISTORY_KEYS = ("step", "loss", "grad_norm", "lr", "knots", "sharpness", "sharpness_residual",
-                "sharpness_products", "time")
-_INT_KEYS = ("step", "knots", "sharpness_products")
+#: A run's status: how the compiled loop stopped (its stop reasons but "time", which only ends a
+#: chunk) or why the driver did ("interrupted": Ctrl-C, "stopped": the callback asked).
+STATUSES = tuple(r for r in _core.STOP_REASONS if r != "time") + ("interrupted", "stopped")
+
+
+class HistoryColumn(NamedTuple):
+    """One recorded column, as the compiled trainer's column table defines it."""
+
+    name: str
+    dtype: str        #: "int64" or "float64"
+    filled: str       #: "every_row", or "sharpness_rows" (elsewhere NaN, or 0 in an int64 column)
+    description: str
+
+
+#: The history's columns in order, from the compiled core's table (the one definition).
+HISTORY_COLUMNS = tuple(HistoryColumn(*c) for c in _core.history_columns())
+HISTORY_KEYS = tuple(c.name for c in HISTORY_COLUMNS)
+_DTYPES = {c.name: np.dtype(c.dtype) for c in HISTORY_COLUMNS}
+# The columns of format version 1 files: a file lacking a later column reads it as not recorded.
+_V1_KEYS = ("step", "loss", "grad_norm", "lr", "knots", "sharpness", "sharpness_residual", "sharpness_products",
+            "time")
+
+
+def _not_recorded(key: str, rows: int) -> np.ndarray:
+    """A column absent from an older file: NaN (float64) or -1 (int64) on every row."""
+    return np.full(rows, np.nan if _DTYPES[key].kind == "f" else -1, dtype=_DTYPES[key])
 
 
 class History(Mapping):
     """Recorded rows of a run, as a read-only mapping of column name -> numpy array.
 
-    Columns: ``step``; ``loss`` (L at that step, before the update); ``grad_norm``; ``lr``;
-    ``knots`` (neurons whose knot separates the data); ``sharpness`` (top Hessian eigenvalue, NaN
-    where not measured); ``sharpness_residual`` (||H q - lambda q||); ``sharpness_products``
-    (Hessian-vector products spent); ``time`` (wall seconds since the run began).
+    Columns (see :data:`HISTORY_COLUMNS`):
     """
+
+    __doc__ = __doc__ + "".join(f"\n    ``{c.name}`` ({c.dtype}): {c.description}." for c in HISTORY_COLUMNS)
 
     def __init__(self, columns: dict | None = None):
         self._chunks = []
@@ -41,8 +66,7 @@ class History(Mapping):
     def _columns(self) -> dict:
         if self._cache is None:
             if not self._chunks:
-                self._cache = {k: np.empty(0, dtype=np.int64 if k in _INT_KEYS else np.float64)
-                               for k in HISTORY_KEYS}
+                self._cache = {k: np.empty(0, dtype=_DTYPES[k]) for k in HISTORY_KEYS}
             else:
                 self._cache = {k: np.concatenate([c[k] for c in self._chunks]) for k in HISTORY_KEYS}
                 self._chunks = [self._cache]
@@ -101,8 +125,9 @@ class Run:
         Recorded rows (see :class:`History`).
     objective : Objective
         The data and kernel.
-    config : dict
-        Training options (step size schedule, clipping, intervals, tolerances).
+    config : TrainConfig
+        Training options (step size schedule, clipping, intervals, tolerances, kernel, threads); a
+        mapping of the same fields is converted.
     eigvec : ndarray or None
         Last top Hessian eigenvector (the warm start of the next sharpness measurement).
     wall_time : float
@@ -123,7 +148,7 @@ class Run:
         self.steps = int(steps)
         self.status = status
         self.history = history
-        self.config = config
+        self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
         self.eigvec = eigvec
         self.wall_time = float(wall_time)
         self.final_loss = float(final_loss)
@@ -144,7 +169,7 @@ class Run:
         lr = self.history.last("lr", default=np.nan)
         if np.isfinite(lr):
             return float(lr)
-        sched = self.config.get("lr")
+        sched = self.config.lr
         return float(sched[-1][1]) if sched else float("nan")
 
     @property
@@ -232,7 +257,8 @@ class Run:
                   "eigvec": self.eigvec if self.eigvec is not None else np.empty(0)}
         for k in HISTORY_KEYS:
             arrays["history_" + k] = self.history[k]
-        meta = {"steps": self.steps, "status": self.status, "config": self.config, "wall_time": self.wall_time,
+        meta = {"steps": self.steps, "status": self.status, "config": self.config.to_dict(),
+                "wall_time": self.wall_time,
                 "final_loss": self.final_loss, "final_grad_norm": self.final_grad_norm,
                 "diverged_loss": self.diverged_loss, "sharpness_time": self.sharpness_time,
                 "core_time": self.core_time, "version": __version__,
@@ -250,26 +276,26 @@ class Run:
         from .objective import Objective
 
         arrays, meta = read_checkpoint(path)
-        need = ["theta", "theta0", "x", "y", "eigvec"] + ["history_" + k for k in HISTORY_KEYS]
+        need = ["theta", "theta0", "x", "y", "eigvec"] + ["history_" + k for k in _V1_KEYS]
         missing = [k for k in need if k not in arrays]
         if missing:
             raise CheckpointError(f"path: {path} lacks {missing}: truncated or not a relu1d run file")
         try:
-            config = meta["config"]
-            if not isinstance(config, dict):
-                raise ValueError(f"config is {type(config).__name__}, not a mapping")
-            rows = {arrays["history_" + k].shape for k in HISTORY_KEYS}
+            if not isinstance(meta["config"], dict):
+                raise ValueError(f"config is {type(meta['config']).__name__}, not a mapping")
+            config = TrainConfig.from_dict(meta["config"])
+            saved = [k for k in HISTORY_KEYS if "history_" + k in arrays]
+            rows = {arrays["history_" + k].shape for k in saved}
             if len(rows) != 1 or len(next(iter(rows))) != 1:
                 raise ValueError(f"history columns have shapes {sorted(rows)}, expected equal 1-D lengths")
-            theta = np.asarray(arrays["theta"], dtype=np.float64)
-            objective = Objective(arrays["x"], arrays["y"], kernel=config.get("kernel", "fast"),
-                                  threads=config.get("threads"))
-            if theta.ndim != 1 or (theta.size - 1) % 3 != 0:
-                raise ValueError(f"theta has length {theta.size}")
+            n_rows = next(iter(rows))[0]
+            columns = {k: arrays["history_" + k] if k in saved else _not_recorded(k, n_rows) for k in HISTORY_KEYS}
+            theta = as_theta(arrays["theta"])
+            objective = Objective(arrays["x"], arrays["y"], kernel=config.kernel, threads=config.threads)
             eigvec = arrays["eigvec"] if arrays["eigvec"].size else None
             if eigvec is not None and eigvec.size != theta.size:
                 raise ValueError("eigvec and theta lengths differ")
-            history = History({k: arrays["history_" + k] for k in HISTORY_KEYS})
+            history = History(columns)
             return cls(objective=objective, theta=theta, theta0=np.asarray(arrays["theta0"], dtype=np.float64),
                        steps=meta["steps"], status=meta["status"], history=history, config=config,
                        eigvec=eigvec, wall_time=meta.get("wall_time", 0.0),

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _core
 from ._validate import as_float, as_int, as_theta, as_vector
-from .objective import check_objective
+from .objective import check_objective, compiled_objective
 
 __all__ = ["EigenResult", "sharpness", "hessian_eigenvalues"]
 
@@ -24,7 +25,7 @@ class EigenResult:
         Unit eigenvectors, one per row.
     residuals : ndarray, shape (k,)
         ``||H q - lambda q||`` for each pair, measured with one extra product each.
-    n_hvp : int
+    products : int
         Hessian-vector products used (the residual checks included).
     iterations : int
         Lanczos steps.
@@ -35,7 +36,7 @@ class EigenResult:
     eigenvalues: np.ndarray
     eigenvectors: np.ndarray
     residuals: np.ndarray
-    n_hvp: int
+    products: int
     iterations: int
     converged: bool
     which: str = field(default="largest")
@@ -52,7 +53,7 @@ class EigenResult:
     def __repr__(self) -> str:
         vals = ", ".join(f"{v:.10g}" for v in self.eigenvalues)
         res = ", ".join(f"{r:.1e}" for r in self.residuals)
-        return (f"EigenResult({self.which}: [{vals}], residuals [{res}], n_hvp={self.n_hvp}, "
+        return (f"EigenResult({self.which}: [{vals}], residuals [{res}], products={self.products}, "
                 f"converged={self.converged})")
 
 
@@ -73,8 +74,9 @@ def sharpness(objective, theta, *, k: int = 1, which: str = "largest", tol: floa
     which : {"largest", "smallest"}
         Largest algebraic (the sharpness) or smallest algebraic (most negative curvature).
     tol : float
-        Stop when ``||H q - lambda q|| <= tol * |lambda|`` for every wanted pair (estimated from
-        the Lanczos recurrence, then measured).
+        Stop when ``||H q - lambda q|| <= tol * max(|lambda|, 1e-3 * scale)`` for every wanted pair,
+        ``scale`` the running estimate of ``||H||`` (the residual is estimated from the Lanczos
+        recurrence, then measured).
     v0 : array_like, optional
         Start vector, e.g. the previous eigenvector along a run (warm start: few products).
     max_iter : int
@@ -96,11 +98,12 @@ def sharpness(objective, theta, *, k: int = 1, which: str = "largest", tol: floa
         v0 = as_vector(v0, "v0", length=theta.size)
         if not np.any(v0):
             raise ValueError("v0: must not be the zero vector")
-    out = obj._core.eigsh(theta, k, which == "largest", tol, max_iter, v0, seed)
+    options = _core.LanczosOptions(k=k, which=which, tol=tol, max_iter=max_iter, seed=seed)
+    out = compiled_objective(obj).eigenpairs(theta, options, v0)
     if not np.all(np.isfinite(out["values"])):
         raise ValueError("theta: the Hessian overflows float64 at these parameters")
     return EigenResult(eigenvalues=out["values"], eigenvectors=out["vectors"], residuals=out["residuals"],
-                       n_hvp=int(out["products"]), iterations=int(out["iterations"]),
+                       products=int(out["products"]), iterations=int(out["iterations"]),
                        converged=bool(out["converged"]), which=which)
 
 

@@ -60,6 +60,9 @@ _TRAIN_KEYS = ("lr", "steps", "clip", "record_every", "sharpness_every", "grad_t
 _FLOAT_KEYS = {"sigma", "x_max", "init_scale", "lr", "clip", "grad_tol", "loss_tol", "max_loss", "sharpness_tol"}
 _INT_KEYS = {"n", "width", "steps", "seed", "record_every", "sharpness_every", "sharpness_max_iter"}
 
+# columns a sweep adds around summarize()'s: a report field of the same name gets the prefix report_
+_SWEEP_COLUMNS = frozenset(CONFIG_KEYS) | {"run_id", "attempts", "resumed_from", "worker", "run_file"}
+
 RESULTS_FILE = "results.csv"
 SWEEP_FILE = "sweep.json"
 RUNS_DIR = "runs"
@@ -246,11 +249,14 @@ def summarize(run, *, f0=None, interior: float = 0.9) -> dict:
     wall_time
         Training seconds (resumes included).
 
-    When :mod:`relu1d.analysis` is importable, the fields of its
-    ``stability_report(objective, theta, lr, f0=f0, interior=interior).to_dict()`` follow (nested
-    dicts and lists of dicts flattened with "_": ``bounds_0_C``; lists of numbers left out; a name
-    already taken gets the prefix ``report_``; an error there fills ``report_error`` instead of
-    failing the row).
+    When :mod:`relu1d.analysis` is importable, the fields of its ``stability_report(objective, theta,
+    lr, f0=f0, interior=interior).to_dict()`` follow: ``wtv1`` (weighted TV(1)), ``tv1``,
+    ``bounds_<i>_{name,C,sharpness_bound,sharpness_slack,lr_bound,lr_slack}``, ``c_needed``,
+    ``interpolation_bound``, ``effective_knots_count``, ``stable``, ... Nested dicts and lists of
+    dicts are flattened with "_" (``bounds_0_C``), lists of numbers left out; fields the row already
+    holds under its own name (the sharpness, the MSE against f0, ...) are left out, and another name
+    already taken gets the prefix ``report_`` (``report_x_max``: the largest |x| of the data). An
+    error in the report fills ``report_error`` instead of failing the row.
     """
     from .spectrum import sharpness
 
@@ -277,8 +283,14 @@ def summarize(run, *, f0=None, interior: float = 0.9) -> dict:
         row["mse_f0_interior"] = _mse_against(run.theta, f0, mid - half, mid + half)
     row["wall_time"] = run.wall_time
     for key, value in _report_columns(run, f0, interior).items():
-        row[key if key not in row else "report_" + key] = value
+        row[key if key not in row and key not in _SWEEP_COLUMNS else "report_" + key] = value
     return row
+
+
+# fields of the stability report a row already holds under its own name (the configuration, final_loss,
+# sharpness, edge_of_stability, sharpness_ratio, mse_f0, mse_f0_interior) or that a sweep never sets
+_REPORT_DUPLICATES = frozenset({"n", "width", "lr", "steps", "loss", "sharpness", "edge", "ratio", "mse_f0",
+                                "mse_f0_interior", "interior", "test_mse", "gap"})
 
 
 def _report_columns(run, f0, interior) -> dict:
@@ -288,10 +300,12 @@ def _report_columns(run, f0, interior) -> dict:
     except ImportError:
         return {}
     try:
-        report = analysis.stability_report(run.objective, run.theta, run.lr, f0=f0, interior=interior)
-        return _flatten(report.to_dict())
+        v0 = run.eigvec if run.eigvec is not None and run.eigvec.size == run.theta.size else None
+        report = analysis.stability_report(run.objective, run.theta, run.lr, f0=f0, interior=interior, v0=v0)
+        fields = _flatten(report.to_dict())
     except Exception as exc:  # a report that fails must not lose a finished run
         return {"report_error": f"{type(exc).__name__}: {exc}"}
+    return {k: v for k, v in fields.items() if k not in _REPORT_DUPLICATES}
 
 
 def _flatten(d: Mapping, prefix: str = "") -> dict:

@@ -14,7 +14,8 @@ import numpy as np
 
 from . import _core
 from ._validate import as_float, as_int, as_theta, as_threads
-from .objective import check_objective
+from .config import TrainConfig
+from .objective import check_objective, compiled_objective
 from .run import History, Run
 from .schedule import StepSize
 
@@ -92,23 +93,14 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
         sharpness_every = 10 * record_every
     sharpness_every = as_int(sharpness_every, "sharpness_every", minimum=0)
     if threads is not None and as_threads(threads) != (obj.threads or 0):
-        obj = obj.with_kernel(obj.kernel, threads=threads)
+        obj = obj.with_kernel(obj.kernel, threads=threads)  # shares the sorted data
     if max_loss is None:
         base = max(obj.loss(theta0), 0.5 * float(np.mean(obj.y_sorted ** 2)))
         max_loss = 1e6 * base if base > 0 else 1e6
-    config = {
-        "lr": schedule.to_json(),
-        "clip": None if clip is None else as_float(clip, "clip", positive=True),
-        "record_every": record_every,
-        "sharpness_every": sharpness_every,
-        "grad_tol": as_float(grad_tol, "grad_tol", nonnegative=True),
-        "loss_tol": as_float(loss_tol, "loss_tol", nonnegative=True),
-        "max_loss": as_float(max_loss, "max_loss", positive=True),
-        "sharpness_tol": as_float(sharpness_tol, "sharpness_tol", positive=True),
-        "sharpness_max_iter": as_int(sharpness_max_iter, "sharpness_max_iter", minimum=1),
-        "kernel": obj.kernel,
-        "threads": obj.threads,
-    }
+    config = TrainConfig(lr=schedule.to_json(), clip=clip, record_every=record_every,
+                         sharpness_every=sharpness_every, grad_tol=grad_tol, loss_tol=loss_tol, max_loss=max_loss,
+                         sharpness_tol=sharpness_tol, sharpness_max_iter=sharpness_max_iter, kernel=obj.kernel,
+                         threads=obj.threads)
     run = Run(objective=obj, theta=theta0.copy(), theta0=theta0.copy(), steps=0, status="max_steps",
               history=History(), config=config, eigvec=None, wall_time=0.0)
     return _drive(run, schedule, steps, progress=progress, checkpoint=checkpoint,
@@ -127,11 +119,11 @@ def resume(path, *, steps, lr=None, progress=None, checkpoint=None, checkpoint_e
     steps = as_int(steps, "steps", minimum=0)
     if lr is not None:
         schedule = StepSize(lr)
-        run.config["lr"] = schedule.to_json()
-    elif run.config.get("lr") is None:
+        run.config = run.config.replace(lr=schedule.to_json())
+    elif run.config.lr is None:
         raise ValueError("lr: this run used a callable step size, which is not saved; pass lr= to resume")
     else:
-        schedule = StepSize([tuple(p) for p in run.config["lr"]])
+        schedule = StepSize([tuple(p) for p in run.config.lr])
     run.status = "max_steps"
     run.diverged_loss = None
     return _drive(run, schedule, steps, progress=progress, checkpoint=path if checkpoint is None else checkpoint,
@@ -148,7 +140,6 @@ def _interval(value, name, *, default):
 
 def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, checkpoint_every,
            checkpoint_seconds, callback) -> Run:
-    cfg = run.config
     if checkpoint is not None:
         checkpoint = os.fspath(checkpoint)
     if checkpoint_every is not None:
@@ -160,13 +151,13 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
     if callback is not None and not callable(callback):
         raise TypeError("callback: expected a callable taking the Run")
 
-    trainer = _core.Trainer(run.objective._core, run.theta, run.steps, run.eigvec)
+    trainer = _core.Trainer(compiled_objective(run.objective), run.theta, run.steps, run.eigvec,
+                            run.config.train_options())
     start, end = run.steps, run.steps + steps
     bar = _progress_bar(progress, steps)
     t_begin, wall0, sharp0, core0 = time.perf_counter(), run.wall_time, run.sharpness_time, run.core_time
     core_seconds = 0.0  # time inside the compiled loop (the rest is the Python driver)
     last_save_time, last_save_step = t_begin, start
-    clip = cfg["clip"] or 0.0
 
     def sync():
         run.theta = trainer.theta
@@ -187,10 +178,8 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                 starts, values = schedule.pieces(trainer.step, chunk)
                 before = trainer.step
                 t_call = time.perf_counter()
-                reason, records = trainer.run(
-                    chunk, starts, values, clip, cfg["record_every"], cfg["sharpness_every"], cfg["grad_tol"],
-                    cfg["loss_tol"], cfg["max_loss"], cfg["sharpness_tol"], cfg["sharpness_max_iter"],
-                    _CHUNK_SECONDS, wall0 + (time.perf_counter() - t_begin))
+                reason, records = trainer.run(chunk, starts, values, _CHUNK_SECONDS,
+                                              wall0 + (time.perf_counter() - t_begin))
                 core_seconds += time.perf_counter() - t_call
                 if before == start and run.history.rows and len(records["step"]) \
                         and records["step"][0] == run.history["step"][-1]:
@@ -218,7 +207,7 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                 due_steps = checkpoint_every and trainer.step - last_save_step >= checkpoint_every
                 due_time = checkpoint_seconds and now - last_save_time >= checkpoint_seconds
                 if checkpoint and (due_steps or due_time) and trainer.step < end:
-                    _finish(run)
+                    _finish(run, trainer)
                     run.save(checkpoint)
                     last_save_time, last_save_step = now, trainer.step
         except KeyboardInterrupt:  # raised outside our handler (e.g. not the main thread)
@@ -227,26 +216,19 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
         finally:
             if bar is not None:
                 bar.close()
-    _finish(run)
+    _finish(run, trainer)
     if checkpoint:
         run.save(checkpoint)
     return run
 
 
-def _finish(run: Run) -> None:
-    """Loss and gradient norm at the final theta; inf where they overflow (a diverged run keeps the
-    last theta with an acceptable loss, whose gradient may still overflow)."""
-    try:
-        run.final_loss = float(run.objective.loss(run.theta))
-    except ValueError:
-        run.final_loss = np.inf
-    try:
-        grad = run.objective.grad(run.theta)
-    except ValueError:
-        run.final_grad_norm = np.inf
-        return
-    scale = float(np.max(np.abs(grad)))  # ||g|| without overflow in ||g||^2
-    run.final_grad_norm = scale * float(np.linalg.norm(grad / scale)) if scale > 0 else 0.0
+def _finish(run: Run, trainer) -> None:
+    """Loss and gradient norm at the final theta, from the trainer's kernel (prepared there); inf
+    where they overflow (a diverged run keeps the last theta with an acceptable loss, whose
+    gradient may still overflow)."""
+    loss, grad_norm = float(trainer.loss()), float(trainer.grad_norm())
+    run.final_loss = loss if np.isfinite(loss) else np.inf
+    run.final_grad_norm = grad_norm if np.isfinite(grad_norm) else np.inf
 
 
 @contextmanager

@@ -20,10 +20,15 @@ struct EigenResult {
     bool converged = false;
 };
 
+// Which end of the spectrum: the largest algebraic eigenvalues (the sharpness) or the smallest.
+enum class Which : int { largest = 0, smallest = 1 };
+
 struct LanczosOptions {
     std::size_t k = 1;            // how many eigenpairs
-    bool largest = true;          // largest algebraic, else smallest algebraic
-    double tol = 1e-10;           // stop when every residual estimate <= tol * max(|lambda|, scale)
+    Which which = Which::largest;
+    // Stop when every residual estimate ||H q - lambda q|| <= tol * max(|lambda|, 1e-3 scale),
+    // scale the running estimate of ||H|| (max |alpha_j|, beta_j of the recurrence).
+    double tol = 1e-10;
     std::size_t max_iter = 300;   // Lanczos steps at most per eigenpair (capped at dim)
     std::uint64_t seed = 0;       // for the random start and restart vectors
 };

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "relu1d/history.hpp"
 #include "relu1d/kernel.hpp"
 #include "relu1d/lanczos.hpp"
 
@@ -22,6 +23,7 @@ struct StepSchedule {
     double at(std::int64_t step, std::size_t& cursor) const;
 };
 
+// The run's unchanging configuration, given once when a Trainer is built.
 struct TrainOptions {
     double clip = 0.0;              // gradient-norm clipping threshold (0: none)
     std::int64_t record_every = 1;  // record at steps divisible by this
@@ -29,36 +31,39 @@ struct TrainOptions {
     double grad_tol = 0.0;          // converged when ||grad|| <= grad_tol
     double loss_tol = 0.0;          // converged when loss <= loss_tol
     double max_loss = 0.0;          // diverged when loss > max_loss (0: only non-finite diverges)
-    LanczosOptions lanczos;         // k = 1, largest, used for sharpness
+    LanczosOptions lanczos;         // for the sharpness: k = 1, the largest (its seed is the step)
+    // std::invalid_argument naming the first field out of range
+    void validate() const;
 };
 
-// History rows: one per recorded step (NaN sharpness where it was not measured).
-struct Records {
-    std::vector<std::int64_t> step, knots, sharpness_products;
-    std::vector<double> loss, grad_norm, lr, sharpness, sharpness_residual, time;
-    void clear();
-};
-
-enum class StopReason : int { steps = 0, converged = 1, diverged = 2, time = 3 };
+// Why Trainer::run returned.
+enum class StopReason : int { max_steps = 0, converged = 1, diverged = 2, time = 3 };
+// "max_steps", "converged", "diverged", "time" (Python's run statuses use the same names)
+const char* stop_reason_name(StopReason reason);
 
 class Trainer {
 public:
     Trainer(std::shared_ptr<const SortedData> data, KernelKind kind, int threads, std::vector<double> theta,
-            std::int64_t step, std::vector<double> eigvec);
+            std::int64_t step, std::vector<double> eigvec, TrainOptions options);
 
     // Run at most max_steps steps, returning early after time_budget seconds (checked every few
     // steps; <= 0: no budget), on convergence or on divergence. Appends rows to rec; `elapsed` is
     // added to the wall-time column. After divergence theta() is the last iterate whose loss was
     // finite and at most max_loss, and last_loss() the offending loss.
-    StopReason run(std::int64_t max_steps, const StepSchedule& lr, const TrainOptions& opt, Records& rec,
-                   double time_budget, double elapsed);
+    StopReason run(std::int64_t max_steps, const StepSchedule& lr, Records& rec, double time_budget, double elapsed);
+
+    // L and ||grad L|| at theta() (the kernel stays prepared there: no new forward pass); the norm
+    // is scaled so that it overflows only when ||grad L|| itself does (not its square).
+    double loss() const { return kernel_->loss(); }
+    double grad_norm();
 
     const std::vector<double>& theta() const { return theta_; }
     std::int64_t step() const { return step_; }
     const std::vector<double>& eigvec() const { return eigvec_; }
     double last_loss() const { return last_loss_; }
     double last_grad_norm() const { return last_grad_norm_; }
-    std::size_t sharpness_products() const { return total_products_; }
+    const TrainOptions& options() const { return options_; }
+    std::size_t sharpness_products() const { return total_products_; }  // over every run call
     double sharpness_seconds() const { return sharpness_seconds_; }  // wall time inside Lanczos
 
 private:
@@ -66,11 +71,13 @@ private:
     // replaying the recorded step sizes from the snapshot; the kernel is prepared there.
     void step_back_to(std::int64_t target);
 
+    TrainOptions options_;
     std::unique_ptr<Kernel> kernel_;
     std::vector<double> theta_, eigvec_;
     std::int64_t step_;
     std::vector<double> snapshot_;  // an iterate whose loss was accepted, at step snapshot_step_
     std::int64_t snapshot_step_;
+    std::vector<double> grad_;      // grad_norm's buffer
     std::vector<double> etas_;      // the step sizes taken since the snapshot (at most kSnapshotEvery)
     double last_loss_ = 0.0, last_grad_norm_ = 0.0;
     std::size_t total_products_ = 0;

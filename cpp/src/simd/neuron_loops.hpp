@@ -1,0 +1,69 @@
+// The per-neuron loops of FastKernel's GD step and of locate's pass 1: one function per loop and
+// instruction set, all giving the same bits (internal header of the core). The portable loops are
+// in neuron_loops_portable.cpp (GCC vectorises them for the target), hand-written ones in
+// neuron_loops_<isa>.cpp; FastKernel::descend picks the widest this build has.
+#pragma once
+
+#include <cstddef>
+
+#include "relu1d/numerics.hpp"
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#define RELU1D_HAS_AVX512_LOOPS 1
+#else
+#define RELU1D_HAS_AVX512_LOOPS 0
+#endif
+
+namespace relu1d {
+namespace detail {
+
+// Marks a slot whose boundary pass 1 of FastKernel::locate could not settle.
+constexpr std::size_t kMovedBit = std::size_t{1} << (8 * sizeof(std::size_t) - 1);
+
+// Pass 1 of FastKernel::locate for one neuron: its new slot if its boundary stayed or moved by
+// one data point (the common case between GD steps), branch-free; else its old slot s with
+// kMovedBit set (counted in `flagged`). pred(i) = active(x_i) for w > 0, inactive(x_i) for
+// w < 0 is monotone, false..true (rounding is monotone), and the boundary is its first true. So
+// with c trues among pred(q - 2 .. q + 1) around the old boundary q, the new one is q + 2 - c if
+// 0 < c < 4. xp[i + 2] = x_i with two -inf/+inf sentinels on each side: pred(-2), pred(-1) are
+// false and pred(n), pred(n + 1) true for every finite w != 0.
+inline std::size_t settle_slot(std::size_t s, std::size_t n, double w, double b, const double* __restrict xp,
+                               std::size_t& flagged) {
+    const std::size_t q = s > n ? s - (n + 1) : s;  // the previous boundary
+    const bool neg = w < 0.0;
+    const std::size_t pm1 = is_active(w, b, xp[q + 1]) != neg;  // pred(q - 1)
+    const std::size_t p0 = is_active(w, b, xp[q + 2]) != neg;   // pred(q)
+    // pred(q - 1) true means pred(q) true as well: then pred(q - 2) decides, else pred(q + 1)
+    const std::size_t pc = is_active(w, b, xp[q + (pm1 ? 0 : 3)]) != neg;
+    const std::size_t c = 2 * pm1 + p0 + pc;
+    const std::size_t edge = c - 1 > 2;                             // c == 0 or c == 4
+    const std::size_t zero = static_cast<std::size_t>(!(w > 0.0) & !neg);  // w == 0 or NaN: the slow path decides
+    const std::size_t qn = q + 2 - c;
+    const std::size_t out = edge | zero ? s | kMovedBit : (neg ? n + 1 + qn : qn);
+    flagged += out >> (8 * sizeof(std::size_t) - 1);
+    return out;
+}
+
+// Pass 1 of FastKernel::locate for every neuron (settle_slot on slot[k]); returns the number flagged.
+std::size_t check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, const double* __restrict b,
+                             const double* __restrict xp, std::size_t* __restrict slot);
+
+// One GD step for every neuron, in place, with the passes fused: S0, S1 over the old active set
+// from the residual sums per slot U, the gradient, (w, b, v) -= eta g, ||g_k||^2 into g2, the
+// forward pass's coefficients (v w, v b) at the new parameters into ab, and locate's pass 1
+// at the new (w, b). Returns the number flagged.
+std::size_t descend_neurons(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
+                            double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
+                            const double* __restrict U, const double* __restrict xp, double* __restrict g2,
+                            double* __restrict ab);
+
+#if RELU1D_HAS_AVX512_LOOPS
+// descend_neurons written out for AVX-512 (the same bits).
+std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
+                                   double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
+                                   const double* __restrict U, const double* __restrict xp, double* __restrict g2,
+                                   double* __restrict ab);
+#endif
+
+}  // namespace detail
+}  // namespace relu1d

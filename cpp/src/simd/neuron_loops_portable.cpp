@@ -1,0 +1,39 @@
+// The portable per-neuron loops: plain C++ that GCC vectorises for the target (with gathers for
+// the x[q + j] of the boundary checks: see -mtune-ctrl=use_gather in CMakeLists.txt).
+#include "neuron_loops.hpp"
+
+#include "../neuron_terms.hpp"
+
+namespace relu1d {
+namespace detail {
+
+RELU1D_NOINLINE std::size_t check_boundaries(std::size_t m, std::size_t n, const double* __restrict w,
+                                             const double* __restrict b, const double* __restrict xp,
+                                             std::size_t* __restrict slot) {
+    std::size_t flagged = 0;
+    for (std::size_t k = 0; k < m; ++k) slot[k] = settle_slot(slot[k], n, w[k], b[k], xp, flagged);
+    return flagged;
+}
+
+RELU1D_NOINLINE std::size_t descend_neurons(std::size_t m, std::size_t n, double inv_n, double eta,
+                                            double* __restrict w, double* __restrict b, double* __restrict v,
+                                            std::size_t* __restrict slot, const double* __restrict U,
+                                            const double* __restrict xp, double* __restrict g2,
+                                            double* __restrict ab) {
+    std::size_t flagged = 0;
+    for (std::size_t k = 0; k < m; ++k) {
+        const NeuronGradient g = neuron_gradient(w[k], b[k], v[k], U[2 * slot[k]], U[2 * slot[k] + 1], inv_n);
+        g2[k] = g.norm2();
+        const double wk = w[k] - eta * g.w, bk = b[k] - eta * g.b, vk = v[k] - eta * g.v;
+        w[k] = wk;
+        b[k] = bk;
+        v[k] = vk;
+        ab[2 * k] = vk * wk;
+        ab[2 * k + 1] = vk * bk;
+        slot[k] = settle_slot(slot[k], n, wk, bk, xp, flagged);
+    }
+    return flagged;
+}
+
+}  // namespace detail
+}  // namespace relu1d
