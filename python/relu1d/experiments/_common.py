@@ -116,7 +116,13 @@ def _records(table) -> list:
 
 
 def _check(rows: list, folder: str) -> list:
+    """Raise if runs did not finish; give every row a ``loss`` (the training loss at the final theta:
+    the report's field where the row has it, else the run's ``final_loss``)."""
     from ..sweep import INTERRUPTED, PENDING
+
+    for r in rows:
+        if r.get("loss") is None or (isinstance(r.get("loss"), float) and math.isnan(r["loss"])):
+            r["loss"] = r.get("final_loss")
 
     unfinished = [r for r in rows if r.get("status") in (INTERRUPTED, PENDING)]
     if unfinished:
