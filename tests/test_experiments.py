@@ -88,6 +88,24 @@ def test_rerun_reuses_finished_runs(results):
             assert len(f.read().splitlines()) == 1
 
 
+def test_killed_run_resumes_from_its_file(results):
+    """A run whose row never got written (the process was killed after its last checkpoint) is
+    picked up from its run file when the experiment runs again, not trained from scratch."""
+    out, res = results
+    rows = glob.glob(os.path.join(str(out), "_sweeps", "lr-grid-*", "runs", "*.json"))
+    victim = sorted(rows)[0]
+    with open(victim) as f:
+        before = json.load(f)
+    os.remove(victim)
+    again = experiments.run("sparsity", quick=True, out=out, scale=SCALE, workers=2, progress=False)
+    with open(victim) as f:
+        after = json.load(f)
+    assert after["resumed_from"] == before["steps_done"] and after["attempts"] == 2
+    for key in ("final_loss", "wtv1", "sharpness", "effective_knots_count"):
+        assert after[key] == before[key]
+    assert again.results["per_lr"] == res["sparsity"].results["per_lr"]
+
+
 # ------------------------------------------------------------------------------------------------
 # per experiment
 

@@ -25,7 +25,7 @@ def settings(quick: bool) -> dict:
     if quick:
         return {**BASE, "targets": ["sin"], "ns": [32, 64, 128, 256, 512], "lrs": [0.1, 0.4], "seeds": [0, 1],
                 "steps": 100_000, "interior": 0.8}
-    return {**BASE, "targets": ["sin", "hat"], "ns": [32, 64, 128, 256, 512, 1024, 2048],
+    return {**BASE, "targets": ["sin", "hat"], "ns": [32, 64, 128, 256, 512, 1024, 2048, 4096],
             "lrs": [0.1, 0.3, 0.8], "seeds": [0, 1, 2, 3, 4, 5], "steps": 500_000, "interior": 0.8}
 
 
