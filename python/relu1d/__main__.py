@@ -1,5 +1,5 @@
 """Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``, ``relu1d report PATH``,
-``relu1d plot PATH --out FILE``, ``relu1d sweep GRID.json --out DIR``."""
+``relu1d plot PATH --out FILE``, ``relu1d sweep GRID.json --out DIR``, ``relu1d reproduce NAME``."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     add_analysis_subcommands(sub)
     from ._cli_sweep import add_sweep_parser
     add_sweep_parser(sub)
+    from ._cli_reproduce import add_reproduce_parser
+    add_reproduce_parser(sub)
     return p
 
 
@@ -74,6 +76,9 @@ def main(argv=None) -> int:
     if args.command == "sweep":
         from ._cli_sweep import run_sweep_command
         return run_sweep_command(args)
+    if args.command == "reproduce":
+        from ._cli_reproduce import run_reproduce_command
+        return run_reproduce_command(args)
     try:
         if args.command == "train":
             if args.data:
