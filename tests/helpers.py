@@ -31,3 +31,48 @@ def interpolating_labels(x, theta, kernel: str) -> np.ndarray:
     """Labels y with r = f(x) - y == 0 exactly for this kernel: f as the kernel computes it (its
     residuals against y = 0 are f itself, since f - 0 == f)."""
     return relu1d.Objective(x, np.zeros(len(x)), kernel=kernel).residuals(theta)
+
+
+def extreme_problems(max_n: int = 12, max_width: int = 4):
+    """Hypothesis strategy for ``(x, y, theta)`` at extreme magnitudes, built on
+    ``relu1d.testing.problems`` (ties, knots on data, dead neurons, w = 0) with one of:
+
+    - ``outliers``: one to three extra points with |x| up to 1e300 and labels up to 1e300 in
+      magnitude (so running totals over all the data are dominated by points a neuron may not see);
+    - ``subnormal``: extra points at subnormal x (and -0.0), with ordinary parameters;
+    - ``theta``: each neuron's (w, b) scaled by 10^e (its knot stays put) and v, c by 10^e',
+      with e, e' in [-60, 150] (products of three parameters and x^2 stay normal).
+    """
+    from hypothesis import strategies as st
+    from relu1d.testing import problems
+
+    exponent = st.floats(0.0, 300.0)
+    sign = st.sampled_from((1.0, -1.0))
+
+    @st.composite
+    def build(draw):
+        x, y, theta = draw(problems(max_n=max_n, max_width=max_width))
+        m = (theta.size - 1) // 3
+        kind = draw(st.sampled_from(("outliers", "subnormal", "theta")))
+        if kind == "outliers":
+            k = draw(st.integers(1, 3))
+            xo = [draw(sign) * 10.0 ** draw(exponent) for _ in range(k)]
+            yo = [draw(sign) * 10.0 ** draw(exponent) for _ in range(k)]
+            x, y = np.concatenate([x, xo]), np.concatenate([y, yo])
+        elif kind == "subnormal":
+            k = draw(st.integers(1, 3))
+            tiny = st.integers(-2**52 + 1, 2**52 - 1).map(lambda j: j * 2.0 ** -1074)
+            xs = [draw(st.one_of(tiny, st.just(-0.0))) for _ in range(k)]
+            x, y = np.concatenate([x, xs]), np.concatenate([y, [draw(sign) for _ in range(k)]])
+        else:
+            theta = theta.copy()
+            scale = st.integers(-60, 150).map(lambda e: 10.0 ** e)
+            for j in range(m):
+                s_wb, s_v = draw(scale), draw(scale)
+                theta[j] *= s_wb
+                theta[m + j] *= s_wb
+                theta[2 * m + j] *= s_v
+            theta[3 * m] *= draw(scale)
+        return x, y, theta
+
+    return build()

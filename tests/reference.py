@@ -37,10 +37,22 @@ def preactivations(x, theta):
     return Z, Z > 0
 
 
+def masked_matmul(P, Q):
+    """P @ Q with a product that has an exact zero factor taken as 0 (also 0 * inf): a point outside
+    a neuron's active set contributes nothing, however large its other factor (an outlier)."""
+    P = np.asarray(P, dtype=np.float64)
+    Q = np.asarray(Q, dtype=np.float64)
+    Q2 = Q[:, None] if Q.ndim == 1 else Q
+    prod = P[:, :, None] * Q2[None, :, :]
+    prod = np.where((P[:, :, None] == 0) | (Q2[None, :, :] == 0), 0.0, prod)
+    out = prod.sum(axis=1)
+    return out[:, 0] if Q.ndim == 1 else out
+
+
 def forward(x, theta):
     _, _, v, c = split(theta)
     Z, A = preactivations(x, theta)
-    return np.where(A, Z, 0.0) @ v + c
+    return masked_matmul(np.where(A, Z, 0.0), v) + c
 
 
 def residuals(x, y, theta):
@@ -57,7 +69,8 @@ def jacobian(x, theta):
     x = np.asarray(x, dtype=np.float64)
     _, _, v, _ = split(theta)
     Z, A = preactivations(x, theta)
-    return np.hstack([A * (v * x[:, None]), A * v, np.where(A, Z, 0.0), np.ones((x.size, 1))])
+    return np.hstack([np.where(A, v * x[:, None], 0.0), np.where(A, v, 0.0), np.where(A, Z, 0.0),
+                      np.ones((x.size, 1))])
 
 
 def residual_term(x, y, theta):
@@ -67,8 +80,8 @@ def residual_term(x, y, theta):
     n = x.size
     _, A = preactivations(x, theta)
     r = residuals(x, y, theta)
-    S0 = A.T @ r
-    S1 = A.T @ (r * x)
+    S0 = masked_matmul(A.T.astype(float), r)
+    S1 = masked_matmul(A.T.astype(float), r * x)
     R = np.zeros((3 * m + 1, 3 * m + 1))
     k = np.arange(m)
     R[2 * m + k, k] = R[k, 2 * m + k] = S1 / n
@@ -78,17 +91,18 @@ def residual_term(x, y, theta):
 
 def grad(x, y, theta):
     J = jacobian(x, theta)
-    return J.T @ residuals(x, y, theta) / J.shape[0]
+    return masked_matmul(J.T, residuals(x, y, theta)) / J.shape[0]
 
 
 def hessian(x, y, theta):
     J = jacobian(x, theta)
-    return J.T @ J / J.shape[0] + residual_term(x, y, theta)
+    return masked_matmul(J.T, J) / J.shape[0] + residual_term(x, y, theta)
 
 
 def hvp(x, y, theta, u):
     J = jacobian(x, theta)
-    return J.T @ (J @ np.asarray(u, dtype=np.float64)) / J.shape[0] + residual_term(x, y, theta) @ u
+    u = np.asarray(u, dtype=np.float64)
+    return masked_matmul(J.T, masked_matmul(J, u)) / J.shape[0] + masked_matmul(residual_term(x, y, theta), u)
 
 
 def gram(x, theta):
@@ -231,7 +245,7 @@ def forward_abs(x, theta):
     x = np.asarray(x, dtype=np.float64)
     w, b, v, c = split(theta)
     _, A = preactivations(x, theta)
-    return (A * (np.abs(np.multiply.outer(x, w)) + np.abs(b))) @ np.abs(v) + abs(c)
+    return masked_matmul(np.where(A, np.abs(np.multiply.outer(x, w)) + np.abs(b), 0.0), np.abs(v)) + abs(c)
 
 
 def residual_abs(x, y, theta):
@@ -240,7 +254,8 @@ def residual_abs(x, y, theta):
 
 def _sums_abs(x, theta, t_abs):
     _, A = preactivations(x, theta)
-    return A.T @ t_abs, A.T @ (t_abs * np.abs(x))
+    At = A.T.astype(float)
+    return masked_matmul(At, t_abs), masked_matmul(At, t_abs * np.abs(x))
 
 
 def grad_abs(x, y, theta):
@@ -262,7 +277,8 @@ def hvp_abs(x, y, theta, u):
     aw, ab, av = np.abs(w), np.abs(b), np.abs(v)
     _, A = preactivations(x, theta)
     n = x.size
-    s = A @ (av * uw + uv * aw) * np.abs(x) + A @ (av * ub + uv * ab) + abs(uc)
+    Af = A.astype(float)
+    s = masked_matmul(Af, av * uw + uv * aw) * np.abs(x) + masked_matmul(Af, av * ub + uv * ab) + abs(uc)
     T0, T1 = _sums_abs(x, theta, s)
     S0, S1 = _sums_abs(x, theta, residual_abs(x, y, theta))
     return np.concatenate([av * T1 + S1 * uv, av * T0 + S0 * uv, aw * T1 + ab * T0 + S1 * uw + S0 * ub,
@@ -276,10 +292,10 @@ def hessian_abs(x, y, theta):
     m = w.size
     _, A = preactivations(x, theta)
     n = x.size
-    Ja = np.hstack([A * np.multiply.outer(np.abs(x), np.abs(v)), A * np.abs(v),
-                    A * (np.abs(np.multiply.outer(x, w)) + np.abs(b)), np.ones((n, 1))])
+    Ja = np.hstack([np.where(A, np.multiply.outer(np.abs(x), np.abs(v)), 0.0), np.where(A, np.abs(v), 0.0),
+                    np.where(A, np.abs(np.multiply.outer(x, w)) + np.abs(b), 0.0), np.ones((n, 1))])
     S0, S1 = _sums_abs(x, theta, residual_abs(x, y, theta))
-    H = Ja.T @ Ja / n
+    H = masked_matmul(Ja.T, Ja) / n
     k = np.arange(m)
     H[2 * m + k, k] += S1 / n
     H[k, 2 * m + k] += S1 / n

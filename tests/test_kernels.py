@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import reference as ref
 import relu1d
-from helpers import assert_within, both_kernels
+from helpers import assert_within, both_kernels, extreme_problems
 from relu1d.testing import problems
 
 
@@ -83,6 +83,136 @@ def test_active_sets_are_identical(problem):
             got = obj.hvp(theta, u)[3 * m] * n
             assert abs(got - counts[k]) < 1e-9 * n, f"{kernel}: neuron {k} active on {got} points, expected {counts[k]}"
         assert obj.knots_inside(theta) == inside, kernel
+
+
+# ------------------------------------------------------------------------------------------------
+# Extreme magnitudes: outliers far outside a neuron's active set, subnormal data, huge and tiny
+# parameters. Each output entry is held to its own error scale (the sums of |terms| over the data
+# its neuron sees: the *_abs functions), not to a global one; outputs whose exact value overflows
+# float64 are skipped (the Objective then raises, as it should).
+
+TINY = 2.0 ** -1074
+
+
+def underflow_floor(x, theta, u=None):
+    """Absolute error that gradual underflow may add where the data hold subnormals: each rounding
+    below 2^-1022 errs by up to 2^-1075 absolutely, and later products scale that by at most
+    (1 + max|theta|)^3 (1 + max|x|)^2 (1 + max|u|). Zero for data without subnormals."""
+    x = np.asarray(x, dtype=np.float64)
+    if not np.any((x != 0) & (np.abs(x) < np.finfo(np.float64).tiny)):
+        return 0.0
+    n, m = x.size, (np.asarray(theta).size - 1) // 3
+    t, xm = float(np.max(np.abs(theta))), float(np.max(np.abs(x)))
+    um = 0.0 if u is None else float(np.max(np.abs(u)))
+    return 8.0 * (n + m + 8) * TINY * (1 + t) ** 3 * (1 + xm) ** 2 * (1 + um)
+
+
+def check_extreme(x, y, theta, u):
+    """check_against_reference for problems whose values may overflow: every output entry whose
+    reference value and error scale are finite must come out within tolerance from both kernels
+    (the gradient, HVP and Hessian entrywise, read from the compiled core so that one overflowing
+    entry does not hide the others; residuals and loss when all finite). Returns the number of
+    entries checked."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n, m = x.size, (theta.size - 1) // 3
+    tol = ref.tolerance(n, m)
+    floor = underflow_floor(x, theta, u)
+    with np.errstate(all="ignore"):
+        wanted = {
+            "residuals": (ref.residuals(x, y, theta), tol * ref.residual_abs(x, y, theta)),
+            "loss": (np.array(ref.loss(x, y, theta)), np.array(ref.loss_tolerance(x, y, theta))),
+            "grad": (ref.grad(x, y, theta), tol * ref.grad_abs(x, y, theta)),
+            "hvp": (ref.hvp(x, y, theta, u), tol * ref.hvp_abs(x, y, theta, u)),
+            "hessian": (ref.hessian(x, y, theta), tol * ref.hessian_abs(x, y, theta)),
+        }
+    checked = 0
+    for kernel, obj in both_kernels(x, y).items():
+        core = obj._core  # the compiled objective: no overflow check on the way out
+        calls = {"residuals": lambda: obj.residuals(theta), "loss": lambda: obj.loss(theta),
+                 "grad": lambda: core.loss_and_grad(theta)[1], "hvp": lambda: core.hvp(theta, u),
+                 "hessian": lambda: core.hessian(theta)}
+        for what, (value, scale) in wanted.items():
+            ok = np.isfinite(value) & np.isfinite(scale)
+            if what in ("residuals", "loss") and not np.all(ok):
+                continue
+            if not np.any(ok):
+                continue
+            got = np.asarray(calls[what]())
+            assert_within(got[ok], value[ok], scale[ok] + floor, f"{kernel} {what}")
+            checked += int(ok.sum())
+    return checked
+
+
+@given(extreme_problems(), st.integers(0, 2**32 - 1))
+def test_kernels_match_reference_at_extreme_magnitudes(problem, seed):
+    x, y, theta = problem
+    check_extreme(x, y, theta, direction(theta, seed))
+
+
+# The reproducers of the fast kernel's losses at extreme magnitudes (each failed before the slot
+# sums ran over each neuron's own active set).
+
+X_FAR = np.array([-4.28e38, -1.65e9, 0.5, 0.75])  # relu(x) sees 0.5 and 0.75 only
+THETA_RELU = relu1d.pack([1.0], [0.0], [1.0], 0.0)
+
+
+def test_hessian_with_far_outliers_outside_the_active_set():
+    """Exact (dyadic) values: H[w,w] = sum x^2 / n, H[w,v] = (sum x z + sum r x) / n with z = r = x,
+    H[v,v] = sum z^2 / n over x = 0.5, 0.75 (n = 4); the fast kernel gave 0, 0.203125, 0."""
+    for kernel, obj in both_kernels(X_FAR, np.zeros(4)).items():
+        H = obj.hessian(THETA_RELU)
+        assert (H[0, 0], H[0, 2], H[2, 2]) == (0.203125, 0.40625, 0.203125), kernel
+    assert check_extreme(X_FAR, np.zeros(4), THETA_RELU, direction(THETA_RELU, 1)) == 2 * (4 + 1 + 4 + 4 + 16)
+
+
+def test_gradient_with_far_outliers_outside_the_active_set():
+    """dL/dw = sum_{x > 0} (x - y) x / n = 0.090625 (the fast kernel gave 0.0906250030)."""
+    y = np.array([0.1, 0.2, 0.3, 0.4])
+    for kernel, obj in both_kernels(X_FAR, y).items():
+        assert abs(obj.grad(THETA_RELU)[0] - 0.090625) <= 4 * ref.EPS * 0.090625, kernel
+    check_extreme(X_FAR, y, THETA_RELU, direction(THETA_RELU, 2))
+
+
+def test_huge_labels_outside_the_active_set_leave_the_gradient_alone():
+    """Labels of order 1e40 at points the neuron does not see: its gradient is that of the two
+    points it sees (the fast kernel returned exactly 0)."""
+    y = np.array([1e40, -3e40, 0.3, 0.4])
+    want = ref.grad(X_FAR, y, THETA_RELU)
+    assert want[0] == pytest.approx(0.090625, rel=1e-15)
+    for kernel, obj in both_kernels(X_FAR, y).items():
+        assert_within(obj.grad(THETA_RELU), want, ref.tolerance(4, 1) * ref.grad_abs(X_FAR, y, THETA_RELU),
+                      f"{kernel} gradient")
+    check_extreme(X_FAR, y, THETA_RELU, direction(THETA_RELU, 3))
+
+
+@pytest.mark.parametrize("big", [1e12, 1e14, 1e16, 1e100, 1e150])
+def test_hessian_with_three_outliers(big):
+    """Three outliers left of twenty ordinary points, four neurons active right of them: the fast
+    Hessian's relative error was 1e-7 at 1e12, 1e-3 at 1e14 and O(1) from 1e16."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1, 1, 20), [-big, -big / 3, -big / 7]])
+    y = np.sin(x)
+    theta = relu1d.init_params(4, rng=1)
+    theta[:4] = np.abs(theta[:4])
+    theta[4:8] = 0.3 * theta[:4]  # knots at -0.3: the outliers are outside every active set
+    assert check_extreme(x, y, theta, direction(theta, 4)) == 2 * (23 + 1 + 13 + 13 + 169)
+
+
+def test_products_ordered_so_finite_results_stay_finite():
+    """|w| far above 1e154 with tiny x: w_j w_k and v w overflow, yet every J entry (v x, v, w x + b)
+    and every output is finite; the fast kernel raised "overflows float64"."""
+    x = np.array([1e-200, 2e-200, 3e-200, -1e-200])
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    theta = relu1d.pack([1e200], [0.5], [1.5], 0.25)  # w w overflows in the Hessian's moment formula
+    assert check_extreme(x, y, theta, direction(theta, 5)) == 2 * (4 + 1 + 4 + 4 + 16)
+    for kernel, obj in both_kernels(x, y).items():
+        assert np.all(np.isfinite(obj.hessian(theta))), kernel
+    theta = relu1d.pack([1e160, -1e160], [0.0, 0.0], [1e160, 2e160], 0.0)  # v w overflows: 1e320
+    for kernel, obj in both_kernels(x, y).items():
+        assert np.isfinite(obj.loss(theta)) and np.all(np.isfinite(obj.grad(theta))), kernel
+    # all but the entries that truly overflow (v^2 n = 1e320 in H[b, b], H[w, b]; v T0 in the HVP)
+    assert check_extreme(x, y, theta, direction(theta, 6)) > 2 * (4 + 1 + 7 + 2 + 20)
 
 
 # ------------------------------------------------------------------------------------------------

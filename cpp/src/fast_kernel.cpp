@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "interval_moments.hpp"
 #include "neuron_terms.hpp"
 #include "relu1d/numerics.hpp"
 #include "simd/neuron_loops.hpp"
@@ -93,10 +94,24 @@ void products(std::size_t m, const double* __restrict w, const double* __restric
     }
 }
 
-// (d[2 slot_k], d[2 slot_k + 1]) += (ab[2 k], ab[2 k + 1]): one pair load, add and store per neuron.
+using detail::wild_coefficients;
+
+// The number of wild coefficient pairs among ab[0 .. 2 m).
+std::size_t count_wild(std::size_t m, const double* __restrict ab, double scale, double limit) {
+    std::size_t wild = 0;
+    for (std::size_t k = 0; k < m; ++k) wild += wild_coefficients(ab[2 * k], ab[2 * k + 1], scale, limit);
+    return wild;
+}
+
+// (d[2 slot_k], d[2 slot_k + 1]) += (ab[2 k], ab[2 k + 1]): one pair load, add and store per
+// neuron, and used[slot_k] = 1. With kSkipWild, neurons with wild coefficients are marked but not
+// added (FastKernel::evaluate adds their terms point by point).
+template <bool kSkipWild>
 void scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const double* __restrict ab,
-                   double* __restrict d) {
+                   double* __restrict d, char* __restrict used, double scale, double limit) {
     for (std::size_t k = 0; k < m; ++k) {
+        used[slot[k]] = 1;
+        if (kSkipWild && wild_coefficients(ab[2 * k], ab[2 * k + 1], scale, limit)) continue;
         double* e = d + 2 * slot[k];
         store_pair(e, load_pair(e) + load_pair(ab + 2 * k));
     }
@@ -116,15 +131,19 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::mov
     const std::size_t n = data_->n();
     dAB_.assign(2 * (2 * n + 2), 0.0);
     suffix_.assign(4 * (n + 1), 0.0);
-    P_.assign(4 * (n + 1), 0.0);
     Ur_.assign(2 * (2 * n + 2), 0.0);
     Ut_.assign(2 * (2 * n + 2), 0.0);
+    seg_.assign(2 * (n + 1), 0.0);
+    used_.assign(2 * n + 2, 0);
     xpad_.assign(n + 4, 0.0);
     const double inf = std::numeric_limits<double>::infinity();
     xpad_[0] = xpad_[1] = -inf;
     std::copy(data_->x(), data_->x() + n, xpad_.begin() + 2);
     xpad_[n + 2] = xpad_[n + 3] = inf;
+    coef_scale_ = std::max({1.0, std::fabs(data_->x()[0]), std::fabs(data_->x()[n - 1])});
 }
+
+FastKernel::~FastKernel() = default;
 
 void FastKernel::locate(const Params& p) {
     mirror_theta_ = nullptr;  // a new prepare: the mirror (if any) is dropped, not written back
@@ -184,36 +203,90 @@ double FastKernel::descend(double eta, double* theta) {
 #else
     const auto step_neurons = detail::descend_neurons;
 #endif
-    // the step and the boundaries at the new parameters, then the forward pass's scatter
+    // the step and the boundaries at the new parameters, then the forward pass
+    std::size_t wild = 0;
     if (step_neurons(live, n, inv_n, eta, lw_.data(), lb_.data(), lv_.data(), lslot_.data(), Ur_.data(), xpad_.data(),
-                     g2_.data(), ab_.data()) > 0)
+                     g2_.data(), ab_.data(), coef_scale_, coef_limit(), wild) > 0)
         settle_moved(live, n, data_->x(), lw_.data(), lb_.data(), lslot_.data());
-    scatter_pairs(live, lslot_.data(), ab_.data(), dAB_.data());
     mirror_dirty_ = true;
     const double gc = rsum_ / static_cast<double>(n);
     theta[3 * m] = theta[3 * m] - eta * gc;
     theta_ = theta;
-    psum_ = sweep<true>(theta[3 * m], r_.data(), lslot_.data(), live);
-    clear_slots(lslot_.data(), live);
-    summarize(lslot_.data(), live);
+    psum_ = evaluate<true>(theta[3 * m], ab_.data(), lw_.data(), lb_.data(), lv_.data(), lslot_.data(), live,
+                           r_.data(), Ur_.data(), wild);
+    rsum_ = psum_;
+    sums_stale_ = true;
     set_loss();
     return sum(g2_.data(), live) + gc * gc;
 }
 
 void FastKernel::linear_sweep(const double* ab, double c0, double* s) {
-    scatter_pairs(m_, slot_.data(), ab, dAB_.data());
-    psum_ = sweep<false>(c0, s, slot_.data(), m_);
-    clear_slots(slot_.data(), m_);
+    psum_ = evaluate<false>(c0, ab, nullptr, nullptr, nullptr, slot_.data(), m_, s, Ut_.data());
+}
+
+void FastKernel::forward(const Params& p, double* r) {
+    products(p.m, p.w, p.b, p.v, ab_.data());
+    psum_ = evaluate<true>(p.c, ab_.data(), p.w, p.b, p.v, slot_.data(), p.m, r, Ur_.data());
 }
 
 template <bool kResidual>
-double FastKernel::sweep(double c0, double* s, const std::size_t* slot, std::size_t count) {
-    if (segment_ratio_ > 0 && segment_ratio_ * count < data_->n())
-        return sweep_segments<kResidual>(c0, s, slot, count);
+double FastKernel::evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
+                            const std::size_t* slot, std::size_t count, double* s, double* U, std::size_t wild) {
+    // Every running sum below covers only points or neurons that are active where it is used.
+    // The coefficient sums add a neuron where its active set starts (forwards for suffixes,
+    // backwards for prefixes). The data between two consecutive boundaries in use (a segment)
+    // are all active for the same neurons; the sweep sums (s, s x) over each segment separately,
+    // and slot_sums adds the segments' totals forwards for the prefix slots and backwards for the
+    // suffix slots. So no sum passes through points outside a neuron's active set, and the error
+    // stays within a few eps times the neuron's own terms, whatever lies outside (a difference of
+    // two running totals over all the data loses everything there).
+    const std::size_t n = data_->n();
+    const bool segments = segment_ratio_ > 0 && segment_ratio_ * count < n;
+    const double limit = coef_limit();
+    if (wild == kUncounted) wild = count_wild(count, ab, coef_scale_, limit);
+    if (wild > 0) scatter_pairs<true>(count, slot, ab, dAB_.data(), used_.data(), coef_scale_, limit);
+    else scatter_pairs<false>(count, slot, ab, dAB_.data(), used_.data(), coef_scale_, limit);
+    if (segments) {
+        sweep_segments<kResidual>(c0, s, slot, count);
+    } else {
+        sweep<kResidual>(c0, s);
+        edges_.resize(n + 1);  // the boundaries in use, ascending (branch-free compaction)
+        const char* used = used_.data();
+        edges_[0] = 0;
+        std::size_t e = 1;
+        for (std::size_t i = 1; i < n; ++i) {
+            edges_[e] = i;
+            e += used[i] | used[n + 1 + i];
+        }
+        edges_[e] = n;
+        edges_.resize(e + 1);
+    }
+    if (wild > 0) {
+        // Neurons with coefficients too large for the running sums: their terms point by point, in
+        // the dense kernel's order of products (v (w x + b), finite wherever the result is)
+        const double* x = data_->x();
+        for (std::size_t k = 0; k < count; ++k) {
+            if (!wild_coefficients(ab[2 * k], ab[2 * k + 1], coef_scale_, limit)) continue;
+            const std::size_t sl = slot[k];
+            const std::size_t lo = sl > n ? 0 : sl, hi = sl > n ? sl - (n + 1) : n;
+            if (w != nullptr) {
+                for (std::size_t i = lo; i < hi; ++i) s[i] += v[k] * (w[k] * x[i] + b[k]);
+            } else {
+                for (std::size_t i = lo; i < hi; ++i) s[i] += ab[2 * k] * x[i] + ab[2 * k + 1];
+            }
+        }
+        segment_totals(s);
+    }
+    clear_slots(slot, count);
+    return slot_sums(U);
+}
+
+template <bool kResidual>
+void FastKernel::sweep(double c0, double* s) {
     // s_i = c0 + A_i x_i + B_i with A_i = sum_{k active at i} alpha_k (B likewise). Each neuron
     // has added its coefficients to one slot; a backward sweep sums the prefix-active neurons, a
     // forward sweep the suffix-active ones, both double-double. The forward sweep also forms the
-    // prefix sums P_ of (s, s x).
+    // segments' sums of (s, s x) (segment_totals, the same bits).
     const std::size_t n = data_->n();
     const double* x = data_->x();
     const double* y = data_->y();
@@ -228,11 +301,11 @@ double FastKernel::sweep(double c0, double* s, const std::size_t* slot, std::siz
             store_pair(suf + 4 * i + 2, AB.lo);
         }
     }
-    // P[4 i .. 4 i + 3] = (sum s hi, sum s x hi, sum s lo, sum s x lo) over [0, i)
-    double* P = P_.data();
-    P[0] = P[1] = P[2] = P[3] = 0.0;
+    double* R = seg_.data();
+    const char* used = used_.data();
+    const Pair zero = make_pair(0.0, 0.0);
     CompensatedPair AB, acc;
-    auto point = [&](std::size_t i) {
+    for (std::size_t i = 0; i < n; ++i) {
         AB.add(load_pair(d + 2 * i));
         Pair hi, e;
         two_sum(AB.hi, load_pair(suf + 4 * i), hi, e);
@@ -241,20 +314,19 @@ double FastKernel::sweep(double c0, double* s, const std::size_t* slot, std::siz
         double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
         if (kResidual) t = t - y[i];
         s[i] = t;
+        if (i == 0 || (used[i] | used[n + 1 + i])) acc.hi = acc.lo = zero;  // a new segment
         acc.add(make_pair(t, t * x[i]));
-        store_pair(P + 4 * (i + 1), acc.hi);
-        store_pair(P + 4 * (i + 1) + 2, acc.lo);
-    };
-    for (std::size_t i = 0; i < n; ++i) point(i);
-    return acc.hi[0] + acc.lo[0];
+        store_pair(R + 2 * (i + 1), acc.hi + acc.lo);
+    }
 }
 
 template <bool kResidual>
-double FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count) {
+void FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count) {
     // sweep() for few neurons and many data points: the same bits, with the compensated sums
     // taken only where a slot is in use. A slot that no neuron uses holds zero, and adding zero
     // leaves a compensated sum as it was, so the forward and backward sums are constant between
-    // the boundaries in use and the merged coefficients (hence s_i) are those of sweep().
+    // the boundaries in use and the merged coefficients (hence s_i) are those of sweep(). The
+    // segments' sums are stored at their ends only, and their starts listed in edges_.
     const std::size_t n = data_->n();
     const double* x = data_->x();
     const double* y = data_->y();
@@ -286,8 +358,9 @@ double FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot,
             store_pair(bstate_.data() + 4 * j + 2, AB.lo);
         }
     }
-    double* P = P_.data();
-    CompensatedPair AB, acc;
+    double* R = seg_.data();
+    edges_.clear();
+    CompensatedPair AB;
     std::size_t jf = 0, jb = 0;  // next forward slot to add; first end > i
     std::size_t i = 0;
     while (i < n) {
@@ -297,88 +370,81 @@ double FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot,
         Pair hi, e;
         two_sum(AB.hi, load_pair(bstate_.data() + 4 * jb), hi, e);
         const Pair lo = e + (AB.lo + load_pair(bstate_.data() + 4 * jb + 2));
-        store_pair(P + 4 * i, acc.hi);  // P at the segment's start (slot_table reads only these)
-        store_pair(P + 4 * i + 2, acc.lo);
+        edges_.push_back(i);
+        CompensatedPair acc;  // the segment [i, next)
         for (; i < next; ++i) {
             double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
             if (kResidual) t = t - y[i];
             s[i] = t;
             acc.add(make_pair(t, t * x[i]));
         }
+        store_pair(R + 2 * i, acc.hi + acc.lo);
     }
-    store_pair(P + 4 * n, acc.hi);
-    store_pair(P + 4 * n + 2, acc.lo);
-    return acc.hi[0] + acc.lo[0];
+    edges_.push_back(n);
 }
 
-void FastKernel::forward(const Params& p, double* r) {
-    products(p.m, p.w, p.b, p.v, ab_.data());
-    scatter_pairs(p.m, slot_.data(), ab_.data(), dAB_.data());
-    psum_ = sweep<true>(p.c, r, slot_.data(), p.m);
-    clear_slots(slot_.data(), p.m);
+void FastKernel::segment_totals(const double* s) {
+    const std::size_t n = data_->n();
+    const double* x = data_->x();
+    double* R = seg_.data();
+    const Pair zero = make_pair(0.0, 0.0);
+    const char* used = used_.data();
+    CompensatedPair acc;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i == 0 || (used[i] | used[n + 1 + i])) acc.hi = acc.lo = zero;
+        acc.add(make_pair(s[i], s[i] * x[i]));
+        store_pair(R + 2 * (i + 1), acc.hi + acc.lo);
+    }
+}
+
+double FastKernel::slot_sums(double* U) const {
+    // The segments' totals added up forwards for the prefix slots n + 1 + q (sums over [0, q))
+    // and backwards for the suffix slots q (sums over [q, n)), the two in one loop.
+    const std::size_t n = data_->n(), E = edges_.size();
+    const std::size_t* edge = edges_.data();
+    const double* R = seg_.data();
+    double* P = U + 2 * (n + 1);
+    CompensatedPair F, G;
+    store_pair(P, F.hi + F.lo);
+    store_pair(U + 2 * n, G.hi + G.lo);
+    for (std::size_t j = 1; j < E; ++j) {
+        const std::size_t q = edge[j], r = edge[E - 1 - j], end = edge[E - j];
+        F.add(load_pair(R + 2 * q));
+        G.add(load_pair(R + 2 * end));
+        store_pair(P + 2 * q, F.hi + F.lo);
+        store_pair(U + 2 * r, G.hi + G.lo);
+    }
+    return F.hi[0] + F.lo[0];
 }
 
 void FastKernel::clear_slots(const std::size_t* slot, std::size_t count) {
-    // dAB_ is all zeros between sweeps. With few neurons for many data points, zeroing just the
-    // slots they wrote (and slot 0, which took c0) is much cheaper than zeroing all 2n + 2.
+    // dAB_ and used_ are all zeros between sweeps. With few neurons for many data points, zeroing
+    // just the slots they wrote (and slot 0, which took c0) is much cheaper than zeroing all 2n + 2.
     if (count >= data_->n()) {
         std::fill(dAB_.begin(), dAB_.end(), 0.0);
+        std::fill(used_.begin(), used_.end(), 0);
         return;
     }
-    for (std::size_t k = 0; k < count; ++k) dAB_[2 * slot[k]] = dAB_[2 * slot[k] + 1] = 0.0;
+    for (std::size_t k = 0; k < count; ++k) {
+        dAB_[2 * slot[k]] = dAB_[2 * slot[k] + 1] = 0.0;
+        used_[slot[k]] = 0;
+    }
     dAB_[0] = dAB_[1] = 0.0;
 }
 
-void FastKernel::slot_table(const std::size_t* slot, std::size_t count, double* U) const {
-    // A slot's sums are differences of two prefix entries: slot q (< n + 1) the suffix [q, n),
-    // slot n + 1 + q the prefix [0, q). For few neurons only their slots are filled (and the two
-    // empty ones); for many, all 2n + 2, vectorised. The same formula either way: the same bits.
-    const std::size_t n = data_->n();
-    const double* P = P_.data();
-    const double* end = P + 4 * n;
-    if (count >= n) {
-        for (std::size_t q = 0; q <= n; ++q) {
-            const double* e = P + 4 * q;
-            U[2 * q] = (end[0] - e[0]) + (end[2] - e[2]);
-            U[2 * q + 1] = (end[1] - e[1]) + (end[3] - e[3]);
-            U[2 * (n + 1 + q)] = e[0] + e[2];
-            U[2 * (n + 1 + q) + 1] = e[1] + e[3];
-        }
-        return;
-    }
-    auto fill = [&](std::size_t sl) {
-        if (sl <= n) {
-            const double* e = P + 4 * sl;
-            U[2 * sl] = (end[0] - e[0]) + (end[2] - e[2]);
-            U[2 * sl + 1] = (end[1] - e[1]) + (end[3] - e[3]);
-        } else {
-            const double* e = P + 4 * (sl - (n + 1));
-            U[2 * sl] = e[0] + e[2];
-            U[2 * sl + 1] = e[1] + e[3];
-        }
-    };
-    for (std::size_t k = 0; k < count; ++k) fill(slot[k]);
-    fill(n);  // the empty sets: read for neurons outside `slot` (dead ones, once synced)
-    fill(n + 1);
-}
-
 double FastKernel::transpose_product(const double* s, const double* u, double* out) {
-    // s is s_ from linear_sweep, whose sweep left its prefix sums in P_ and its total in psum_
+    // s is s_ from linear_sweep, which left the sums of (s, s x) per slot in Ut_ and the total in psum_
     (void)s;
     const std::size_t m = m_;
     const double* th = theta_;
-    slot_table(slot_.data(), m, Ut_.data());
     assemble_hvp_slots(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m,
                        S0_.data(), S1_.data(), slot_.data(), Ut_.data(), out, out + m, out + 2 * m);
     return psum_;
 }
 
-void FastKernel::summarize_residuals() { summarize(slot_.data(), m_); }
-
-void FastKernel::summarize(const std::size_t* slot, std::size_t count) {
-    // S0, S1 wait until needed: a GD step reads them straight from Ur_.
+void FastKernel::summarize_residuals() {
+    // the forward pass filled Ur_; S0, S1 wait until needed (a GD step reads them straight from Ur_)
     rsum_ = psum_;
-    slot_table(slot, count, Ur_.data());
     sums_stale_ = true;
 }
 
@@ -386,14 +452,21 @@ void FastKernel::refresh_sums() { interval_sums(m_, slot_.data(), Ur_.data(), S0
 
 void FastKernel::hessian(double* H) {
     // Every entry of J^T J is a combination of sums of 1, x, x^2 over the intersection of two
-    // neurons' active intervals: O(1) each from the data's prefix moments.
+    // neurons' active intervals: O(1) each from the interval moments (each accurate to eps times
+    // the interval's own magnitudes). Where a parameter or a data point of the interval is outside
+    // the tame range (tame_value), the moment formulas could overflow or underflow where the
+    // products of the dense kernel do not (w_j w_k before x^2): those blocks are summed point by
+    // point with the dense kernel's products, J entries (v x, v, w x + b) first.
     sync();
     ensure_sums();
     const Params p(theta_, dim());
     const std::size_t m = p.m, d = dim(), n = data_->n();
     const double nn = static_cast<double>(n);
-    const PrefixSum& MX = data_->moment_x();
-    const PrefixSum& MXX = data_->moment_xx();
+    const double* x = data_->x();
+    if (!moments_) moments_ = std::make_unique<detail::IntervalMoments>(x, n);
+    const detail::IntervalMoments& M = *moments_;
+    std::vector<char> tame(m);
+    for (std::size_t k = 0; k < m; ++k) tame[k] = tame_value(p.w[k]) && tame_value(p.b[k]) && tame_value(p.v[k]);
     for (std::size_t q = 0; q < d * d; ++q) H[q] = 0.0;
     auto set = [&](std::size_t a, std::size_t b, double val) { H[a * d + b] = H[b * d + a] = val; };
     for (std::size_t j = 0; j < m; ++j) {
@@ -403,27 +476,54 @@ void FastKernel::hessian(double* H) {
             const std::size_t b = std::min(interval_hi(j), interval_hi(k));
             if (a >= b) continue;
             const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
-            const double S1 = static_cast<double>(b - a), Sx = MX.range(a, b), Sxx = MXX.range(a, b);
-            const double vv = vj * vk;
-            set(j, k, vv * Sxx / nn);                       // (w_j, w_k)
-            set(j, m + k, vv * Sx / nn);                    // (w_j, b_k)
-            set(m + j, k, vv * Sx / nn);                    // (b_j, w_k)
-            set(m + j, m + k, vv * S1 / nn);                // (b_j, b_k)
-            set(j, 2 * m + k, vj * (wk * Sxx + bk * Sx) / nn);      // (w_j, v_k)
-            set(2 * m + j, k, vk * (wj * Sxx + bj * Sx) / nn);      // (v_j, w_k)
-            set(m + j, 2 * m + k, vj * (wk * Sx + bk * S1) / nn);   // (b_j, v_k)
-            set(2 * m + j, m + k, vk * (wj * Sx + bj * S1) / nn);   // (v_j, b_k)
-            set(2 * m + j, 2 * m + k, (wj * wk * Sxx + (wj * bk + bj * wk) * Sx + bj * bk * S1) / nn);
+            // G[3 r + c]: sum over [a, b) of J_r(j) J_c(k), r, c in (w, b, v)
+            double G[9];
+            if (tame[j] && tame[k] && M.tame(a, b)) {
+                double Sx, Sxx;
+                M.range(a, b, Sx, Sxx);
+                const double S1 = static_cast<double>(b - a);
+                const double vv = vj * vk;
+                G[0] = vv * Sxx;
+                G[1] = vv * Sx;
+                G[3] = vv * Sx;
+                G[4] = vv * S1;
+                G[2] = vj * (wk * Sxx + bk * Sx);
+                G[6] = vk * (wj * Sxx + bj * Sx);
+                G[5] = vj * (wk * Sx + bk * S1);
+                G[7] = vk * (wj * Sx + bj * S1);
+                G[8] = wj * wk * Sxx + (wj * bk + bj * wk) * Sx + bj * bk * S1;
+            } else {
+                for (double& g : G) g = 0.0;
+                for (std::size_t i = a; i < b; ++i) {
+                    const double Jj[3] = {vj * x[i], vj, wj * x[i] + bj};
+                    const double Jk[3] = {vk * x[i], vk, wk * x[i] + bk};
+                    for (int r = 0; r < 3; ++r)
+                        for (int c = 0; c < 3; ++c) G[3 * r + c] += Jj[r] * Jk[c];
+                }
+            }
+            for (std::size_t r = 0; r < 3; ++r)
+                for (std::size_t c = 0; c < 3; ++c) set(r * m + j, c * m + k, G[3 * r + c] / nn);
         }
     }
     const std::size_t ic = 3 * m;
     for (std::size_t k = 0; k < m; ++k) {
         const std::size_t a = interval_lo(k), b = interval_hi(k);
-        const double cnt = static_cast<double>(b > a ? b - a : 0);
-        const double Sx = b > a ? MX.range(a, b) : 0.0;
-        set(ic, k, p.v[k] * Sx / nn);
-        set(ic, m + k, p.v[k] * cnt / nn);
-        set(ic, 2 * m + k, (p.w[k] * Sx + p.b[k] * cnt) / nn);
+        double G[3] = {0.0, 0.0, 0.0};  // sums of (v x, v, w x + b) over the active set
+        if (a < b && tame[k] && M.tame(a, b)) {
+            double Sx, Sxx;
+            M.range(a, b, Sx, Sxx);
+            const double cnt = static_cast<double>(b - a);
+            G[0] = p.v[k] * Sx;
+            G[1] = p.v[k] * cnt;
+            G[2] = p.w[k] * Sx + p.b[k] * cnt;
+        } else {
+            for (std::size_t i = a; i < b; ++i) {
+                G[0] += p.v[k] * x[i];
+                G[1] += p.v[k];
+                G[2] += p.w[k] * x[i] + p.b[k];
+            }
+        }
+        for (std::size_t r = 0; r < 3; ++r) set(ic, r * m + k, G[r] / nn);
         // residual term R: d2f/(dv dw) = a x, d2f/(dv db) = a
         H[(2 * m + k) * d + k] += S1_[k] / nn;
         H[k * d + 2 * m + k] += S1_[k] / nn;

@@ -9,12 +9,20 @@
 
 namespace relu1d {
 
+namespace detail {
+class IntervalMoments;
+}
+
 // Sorted-data algorithm: each neuron is active on a prefix [0, q_k) or a suffix [q_k, n) of the sorted data,
-// found by (galloping) binary search with the exact predicate; forward and residual sums are
-// prefix sums, the Hessian's entries are interval moments.
+// found by (galloping) binary search with the exact predicate; the forward pass and the residual
+// sums are running sums, each over the neuron's own active set (forwards for a prefix, backwards
+// for a suffix), and the Hessian's entries are interval moments. Every output is accurate to a
+// small multiple of eps times the sum of |terms| over the data the neuron sees, whatever the
+// magnitudes of the points outside its active set.
 class FastKernel final : public Kernel {
 public:
     explicit FastKernel(std::shared_ptr<const SortedData> data);
+    ~FastKernel() override;
     void hessian(double* H) override;
     std::size_t knots_inside() override;
     // Fused: one pass over the live neurons (residual sums, gradient, update, boundary check at
@@ -37,23 +45,37 @@ protected:
     double transpose_product(const double* s, const double* u, double* out) override;
 
 private:
-    // s_i = c0 + A_i x_i + B_i from the coefficients scattered into dAB_ (compensated sweeps), less
-    // y_i if kResidual; the prefix sums of (s, s x) into P_.
-    // Returns sum s_i.
-    // `slot`: the slots of the scatter (count of them). With fewer than n / segment_ratio_ of them,
-    // sweep_segments does the same (to the bit) in O(n + count log count), with less work per point.
+    // s_i = c0 + sum_{k active at i} (alpha_k x_i + beta_k), less y_i if kResidual, for the `count`
+    // neurons at `slot` with (alpha_k, beta_k) = (ab[2 k], ab[2 k + 1]); and U, the sums of (s, s x)
+    // over each slot's active set (U[2 q], U[2 q + 1] for slot q). Returns sum s_i.
+    // Neurons whose coefficients could overflow the running sums (|alpha| max(1, |x|) + |beta|
+    // above 2^1020 / (m + 1), inf, NaN) are left out of the sweep and added point by point over
+    // their active interval: as v (w x + b) when w is given (the forward pass, the dense kernel's
+    // order of products), else as alpha x + beta.
+    // `wild`: their number where the caller has counted them (the fused GD step does).
+    static constexpr std::size_t kUncounted = ~std::size_t{0};
     template <bool kResidual>
-    double sweep(double c0, double* s, const std::size_t* slot, std::size_t count);
+    double evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
+                    const std::size_t* slot, std::size_t count, double* s, double* U,
+                    std::size_t wild = kUncounted);
+    // The bound on |alpha| max(1, |x|) + |beta| beyond which a neuron's coefficients are wild.
+    double coef_limit() const { return 0x1p1020 / static_cast<double>(m_ + 1); }
+    // The sweep proper: s_i from the coefficients scattered into dAB_ (compensated sweeps), and
+    // the sums of (s, s x) over each segment (the data between two consecutive boundaries in use,
+    // marked in used_) into seg_. With fewer than n / segment_ratio_ slots in use, sweep_segments
+    // does the same (to the bit) in O(n + count log count), with less work per point.
     template <bool kResidual>
-    double sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count);
+    void sweep(double c0, double* s);
+    template <bool kResidual>
+    void sweep_segments(double c0, double* s, const std::size_t* slot, std::size_t count);
     std::size_t segment_ratio_ = 4;
-    // Zero the entries of dAB_ that a scatter over `slot` wrote (dAB_ is all zeros between sweeps).
+    // Zero the entries of dAB_ and used_ that a scatter over `slot` wrote (all zeros between sweeps).
     void clear_slots(const std::size_t* slot, std::size_t count);
-    // rsum_ and Ur_ (at the slots in use, `slot`) from the residual sweep.
-    void summarize(const std::size_t* slot, std::size_t count);
-    // The sums of t and t x over each slot's active set into U (U[2 s], U[2 s + 1] for slot s),
-    // from the prefix sums in P_: at the `count` slots given and the empty ones, or at all.
-    void slot_table(const std::size_t* slot, std::size_t count, double* U) const;
+    // seg_ from s (after the point-by-point terms of evaluate), as sweep() forms it.
+    void segment_totals(const double* s);
+    // U from the segments' sums: forwards for the prefix slots, backwards for the suffix slots;
+    // returns sum s_i.
+    double slot_sums(double* U) const;
     // Copy the live neurons of theta (non-empty active set) into the mirror.
     void build_mirror(double* theta);
 
@@ -65,7 +87,7 @@ private:
     // The active set of each neuron, encoded as the slot where its coefficients enter the
     // difference arrays: slot q (< n + 1) for a neuron active on a suffix [q, n) (summed
     // forwards), slot n + 1 + q for one active on a prefix [0, q) (summed backwards). Slots n
-    // and n + 1 are never read (empty sets).
+    // and n + 1 are the empty sets (of dead neurons).
     std::vector<std::size_t> slot_;
     std::vector<double> xpad_;             // [-inf, -inf, x_0 .. x_{n-1}, +inf, +inf]: branch-free boundary checks
     // Difference arrays, interleaved (A, B) per slot: 2 (2n + 2) doubles, all zeros between
@@ -73,12 +95,24 @@ private:
     // wherever the slot counts), and the sweeps over slots are compensated.
     std::vector<double> dAB_;
     std::vector<double> suffix_;           // backward sums of prefix-active neurons: (A hi, B hi, A lo, B lo) per i
-    std::vector<double> P_;        // prefix sums of the last sweep: 4 (n + 1) doubles
     double psum_ = 0.0;            // the last sweep's sum s_i
     std::vector<std::size_t> fwd_, bwd_;  // sweep_segments: the boundaries in use
     std::vector<double> bstate_;          // sweep_segments: backward sums between them
-    // Sums of t and t x per slot: Ur_ of the residuals (part of the prepared state), Ut_ of the HVP's J u.
+    // used_[q]: slot q is in use (all zeros between sweeps); i is a boundary in use when slot i or
+    // slot n + 1 + i is
+    std::vector<char> used_;
+    std::vector<std::size_t> edges_;       // the boundaries in use, ascending, from 0 to n
+    // seg_[2 q], seg_[2 q + 1]: the sums of (s, s x) over the segment ending at boundary q
+    // (compensated, then rounded: an error of eps times the segment's own |terms|)
+    std::vector<double> seg_;
+    // Sums of t and t x per slot: U[2 q], U[2 q + 1] for slot q, filled by the sweeps: slots
+    // q <= n (suffix [q, n)) summed backwards, slots n + 1 + q (prefix [0, q)) forwards, so each
+    // sum runs over the neuron's own active set. Ur_ of the residuals (part of the prepared
+    // state), Ut_ of the HVP's J u.
     std::vector<double> Ur_, Ut_;
+    double coef_scale_ = 1.0;              // max(1, |x_0|, |x_{n-1}|): bound on |x| in the overflow test
+    // The Hessian's interval moments of x and x^2 (built on the first call).
+    std::unique_ptr<detail::IntervalMoments> moments_;
     // The live neurons (non-empty active set at the last prepare) in a compact copy: GD never
     // moves a neuron with an empty active set (its gradient is exactly zero), so descend steps
     // these alone. Between descend calls the copy is the truth; sync() writes it back.

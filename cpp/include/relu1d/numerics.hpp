@@ -18,6 +18,15 @@ inline bool is_active(double w, double b, double x) {
     return z > 0.0;
 }
 
+// |p| in [2^-200, 2^200], or p == 0 (false for inf and NaN). Products of up to four such numbers
+// and sums of up to 2^100 of those products neither overflow nor underflow, so a formula over
+// such inputs can be evaluated in any order; the fast kernel's Hessian takes its moment formulas
+// only there and otherwise sums the dense kernel's products point by point.
+inline bool tame_value(double p) {
+    const double a = std::fabs(p);
+    return a == 0.0 || (a >= 0x1p-200 && a <= 0x1p200);
+}
+
 // Error-free transformation: s + e == a + b exactly, s = fl(a + b) (Knuth TwoSum).
 inline void two_sum(double a, double b, double& s, double& e) {
     s = a + b;

@@ -4,6 +4,7 @@
 // neuron_loops_<isa>.cpp; FastKernel::descend picks the widest this build has.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 
 #include "relu1d/numerics.hpp"
@@ -48,21 +49,28 @@ inline std::size_t settle_slot(std::size_t s, std::size_t n, double w, double b,
 std::size_t check_boundaries(std::size_t m, std::size_t n, const double* __restrict w, const double* __restrict b,
                              const double* __restrict xp, std::size_t* __restrict slot);
 
+// True when a neuron's forward coefficients (alpha, beta) = (v w, v b) could overflow the fast
+// kernel's running sums: |alpha| scale + |beta| above limit (scale >= max(1, |x_i|)), inf or NaN.
+inline bool wild_coefficients(double alpha, double beta, double scale, double limit) {
+    return !(std::fabs(alpha) * scale + std::fabs(beta) <= limit);
+}
+
 // One GD step for every neuron, in place, with the passes fused: S0, S1 over the old active set
 // from the residual sums per slot U, the gradient, (w, b, v) -= eta g, ||g_k||^2 into g2, the
-// forward pass's coefficients (v w, v b) at the new parameters into ab, and locate's pass 1
-// at the new (w, b). Returns the number flagged.
+// forward pass's coefficients (v w, v b) at the new parameters into ab (and the number of wild
+// ones among them added to `wild`), and locate's pass 1 at the new (w, b). Returns the number
+// flagged.
 std::size_t descend_neurons(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                             double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                             const double* __restrict U, const double* __restrict xp, double* __restrict g2,
-                            double* __restrict ab);
+                            double* __restrict ab, double scale, double limit, std::size_t& wild);
 
 #if RELU1D_HAS_AVX512_LOOPS
 // descend_neurons written out for AVX-512 (the same bits).
 std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                                    double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                    const double* __restrict U, const double* __restrict xp, double* __restrict g2,
-                                   double* __restrict ab);
+                                   double* __restrict ab, double scale, double limit, std::size_t& wild);
 #endif
 
 }  // namespace detail

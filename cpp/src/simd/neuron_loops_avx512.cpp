@@ -17,7 +17,8 @@ RELU1D_NOINLINE std::size_t descend_neurons_avx512(std::size_t m, std::size_t n,
                                                    double* __restrict w, double* __restrict b, double* __restrict v,
                                                    std::size_t* __restrict slot, const double* __restrict U,
                                                    const double* __restrict xp, double* __restrict g2,
-                                                   double* __restrict ab) {
+                                                   double* __restrict ab, double scale, double limit,
+                                                   std::size_t& wild) {
     const __m512d vinv = _mm512_set1_pd(inv_n), veta = _mm512_set1_pd(eta), zero = _mm512_setzero_pd();
     const __m512i vn = _mm512_set1_epi64(static_cast<long long>(n));
     const __m512i vn1 = _mm512_set1_epi64(static_cast<long long>(n + 1));
@@ -27,7 +28,9 @@ RELU1D_NOINLINE std::size_t descend_neurons_avx512(std::size_t m, std::size_t n,
     const __m512i odd = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
     const __m512i firsts = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);  // de-interleave pairs
     const __m512i seconds = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-    std::size_t flagged = 0;
+    const __m512d vscale = _mm512_set1_pd(scale), vlimit = _mm512_set1_pd(limit);
+    const __m512d magnitude = _mm512_castsi512_pd(_mm512_set1_epi64(0x7FFFFFFFFFFFFFFFLL));  // |.| mask
+    std::size_t flagged = 0, wilds = 0;
     std::size_t k = 0;
     for (; k + 8 <= m; k += 8) {
         const __m512i s = _mm512_loadu_si512(slot + k);
@@ -81,10 +84,16 @@ RELU1D_NOINLINE std::size_t descend_neurons_avx512(std::size_t m, std::size_t n,
         _mm512_storeu_si512(slot + k, out);
         flagged += static_cast<std::size_t>(_mm_popcnt_u32(flag));
         const __m512d PW = _mm512_mul_pd(V2, W2), PB = _mm512_mul_pd(V2, B2);
+        // wild_coefficients: !(|PW| scale + |PB| <= limit) (unordered: NaN counts)
+        const __m512d bound = _mm512_add_pd(_mm512_mul_pd(_mm512_and_pd(PW, magnitude), vscale),
+                                            _mm512_and_pd(PB, magnitude));
+        wilds += static_cast<std::size_t>(_mm_popcnt_u32(_mm512_cmp_pd_mask(bound, vlimit, _CMP_NLE_UQ)));
         _mm512_storeu_pd(ab + 2 * k, _mm512_permutex2var_pd(PW, even, PB));
         _mm512_storeu_pd(ab + 2 * k + 8, _mm512_permutex2var_pd(PW, odd, PB));
     }
-    return flagged + descend_neurons(m - k, n, inv_n, eta, w + k, b + k, v + k, slot + k, U, xp, g2 + k, ab + 2 * k);
+    wild += wilds;
+    return flagged + descend_neurons(m - k, n, inv_n, eta, w + k, b + k, v + k, slot + k, U, xp, g2 + k, ab + 2 * k,
+                                     scale, limit, wild);
 }
 
 }  // namespace detail

@@ -19,8 +19,9 @@ RELU1D_NOINLINE std::size_t descend_neurons(std::size_t m, std::size_t n, double
                                             double* __restrict w, double* __restrict b, double* __restrict v,
                                             std::size_t* __restrict slot, const double* __restrict U,
                                             const double* __restrict xp, double* __restrict g2,
-                                            double* __restrict ab) {
-    std::size_t flagged = 0;
+                                            double* __restrict ab, double scale, double limit,
+                                            std::size_t& wild) {
+    std::size_t flagged = 0, wilds = 0;
     for (std::size_t k = 0; k < m; ++k) {
         const NeuronGradient g = neuron_gradient(w[k], b[k], v[k], U[2 * slot[k]], U[2 * slot[k] + 1], inv_n);
         g2[k] = g.norm2();
@@ -30,8 +31,10 @@ RELU1D_NOINLINE std::size_t descend_neurons(std::size_t m, std::size_t n, double
         v[k] = vk;
         ab[2 * k] = vk * wk;
         ab[2 * k + 1] = vk * bk;
+        wilds += wild_coefficients(vk * wk, vk * bk, scale, limit);
         slot[k] = settle_slot(slot[k], n, wk, bk, xp, flagged);
     }
+    wild += wilds;
     return flagged;
 }
 
