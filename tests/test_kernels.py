@@ -215,6 +215,29 @@ def test_products_ordered_so_finite_results_stay_finite():
     assert check_extreme(x, y, theta, direction(theta, 6)) > 2 * (4 + 1 + 7 + 2 + 20)
 
 
+def test_trainer_step_is_the_objective_step_with_far_outliers_and_wild_coefficients():
+    """The fused GD step stays theta - lr * grad bit for bit where the kernel leaves its sweeps: an
+    outlier at -1e300 outside every active set, and a neuron whose |v w| max|x| overflows the
+    running sums (its terms are summed point by point)."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([[-1e300], rng.uniform(-1, 1, 30)])
+    y = np.sin(3 * x)
+    y[0] = 2.0
+    theta = relu1d.init_params(6, rng=4)
+    m = 6
+    theta[:m] = np.abs(theta[:m]) + 0.1  # w > 0, knots inside [-1, 1]: nobody sees the outlier
+    theta[m:2 * m] = -theta[:m] * rng.uniform(-0.9, 0.9, m)
+    theta[0], theta[m], theta[2 * m] = 1e5, 0.0, 1e5  # v w = 1e10, times 1e300: wild
+    for kernel, obj in both_kernels(x, y).items():
+        th = theta.copy()
+        for _ in range(40):
+            th = th - 1e-12 * obj.grad(th)
+        assert np.all(np.isfinite(th)) and not np.array_equal(th, theta)
+        run = relu1d.train(obj, theta, lr=1e-12, steps=40, record_every=1000, sharpness_every=0)
+        np.testing.assert_array_equal(run.theta, th, err_msg=kernel)
+    check_extreme(x, y, theta, direction(theta, 8))
+
+
 # ------------------------------------------------------------------------------------------------
 # Named adversarial cases (regressions that do not depend on what hypothesis draws)
 

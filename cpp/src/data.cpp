@@ -22,12 +22,8 @@ SortedData::SortedData(const double* x, const double* y, std::size_t n) : x_(x, 
     if (n == 0) throw std::invalid_argument("x: data must contain at least one point");
     for (std::size_t i = 1; i < n; ++i)
         if (!(x_[i - 1] <= x_[i])) throw std::invalid_argument("x: must be sorted ascending");
-    std::vector<double> xx(n);
-    for (std::size_t i = 0; i < n; ++i) xx[i] = x_[i] * x_[i];
     mx_.resize(n);
-    mxx_.resize(n);
     prefix_sum(x_.data(), n, mx_);
-    prefix_sum(xx.data(), n, mxx_);
 }
 
 }  // namespace relu1d

@@ -261,6 +261,24 @@ int main() {
         same &= seg->loss() == all->loss();
         check(same, "segment sweep == full sweep, bit for bit");
     }
+    // Points far outside a neuron's active set change nothing: relu(x) sees 0.5 and 0.75 only, the
+    // points at -4.28e38 and -1.65e9 (labels 1e40 and -3e40) never enter its sums. Exact (dyadic)
+    // values, from both sweeps.
+    {
+        const double xo[4] = {-4.28e38, -1.65e9, 0.5, 0.75}, yo[4] = {1e40, -3e40, 0.0, 0.0};
+        auto far = std::make_shared<const SortedData>(xo, yo, 4);
+        const double th[4] = {1.0, 0.0, 1.0, 0.0};
+        for (std::size_t ratio : {std::size_t{0}, std::size_t{4}}) {
+            FastKernel k(far);
+            k.set_segment_ratio(ratio);
+            k.prepare(th, 4);
+            std::vector<double> g(4), H(16);
+            k.gradient(g.data());
+            k.hessian(H.data());
+            check(g[0] == 0.203125 && g[1] == 0.3125 && g[2] == 0.203125, "far outliers: exact gradient");
+            check(H[0] == 0.203125 && H[2] == 0.40625 && H[10] == 0.203125, "far outliers: exact Hessian");
+        }
+    }
     // The trainer records one row per column of the history table: "step" first, the
     // sharpness_rows columns filled at measured rows only (NaN, or 0 in int64 columns, elsewhere)
     {

@@ -1,4 +1,4 @@
-// A data set sorted once by x, with the prefix moments the fast kernels need.
+// A data set sorted once by x, with the prefix sums of x.
 #pragma once
 
 #include <cstddef>
@@ -26,13 +26,14 @@ public:
     std::size_t n() const { return x_.size(); }
     const double* x() const { return x_.data(); }
     const double* y() const { return y_.data(); }
-    // Prefix moments of 1, x and x^2 (the Hessian's interval sums).
+    // Compensated prefix sums of x (used by function_space). A difference of two of them
+    // carries an error of about eps^2 times the sum of |x| over everything before the interval,
+    // not only inside it; the fast kernel's Hessian uses its own interval sums instead.
     const PrefixSum& moment_x() const { return mx_; }
-    const PrefixSum& moment_xx() const { return mxx_; }
 
 private:
     std::vector<double> x_, y_;
-    PrefixSum mx_, mxx_;
+    PrefixSum mx_;
 };
 
 }  // namespace relu1d
