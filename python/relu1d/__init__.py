@@ -12,11 +12,13 @@ from ._version import __version__
 from .checkpoint import CheckpointError
 from .config import TrainConfig
 from .data import TARGETS, load_data, make_data, target_function
+from .datasets import DISTRIBUTIONS, make_regression
 from .objective import KERNELS, Objective
 from .params import INIT_SCHEMES, init_params, pack, predict, unpack, width_of
 from .run import History, Run
 from .schedule import StepSize
 from .spectrum import EigenResult, hessian_eigenvalues, sharpness
+from .sweep import load_sweep, sweep  # noqa: E402  (the function shadows the module name; import helpers from relu1d.sweep)
 from .train import resume, train
 
 __all__ = [
@@ -46,4 +48,18 @@ __all__ = [
     "load_data",
     "target_function",
     "TARGETS",
+    "make_regression",
+    "DISTRIBUTIONS",
+    "sweep",
+    "load_sweep",
+    "GDRegressor",
 ]
+
+
+def __getattr__(name):
+    # scikit-learn is optional and slow to import: the estimator loads on first use
+    if name == "GDRegressor":
+        from .estimator import GDRegressor
+
+        return GDRegressor
+    raise AttributeError(f"module 'relu1d' has no attribute {name!r}")

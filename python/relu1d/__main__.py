@@ -1,5 +1,5 @@
 """Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info [PATH]``, ``relu1d report PATH``,
-``relu1d plot PATH --out FILE``."""
+``relu1d plot PATH --out FILE``, ``relu1d sweep GRID.json --out DIR``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--data", help="CSV (two columns x,y) or npz (arrays x, y); default: built-in data")
     t.add_argument("--n", type=int, default=30, help="points of the built-in data (default 30)")
     t.add_argument("--sigma", type=float, default=0.3, help="noise level of the built-in data (default 0.3)")
-    t.add_argument("--target", default="hat", help="target of the built-in data: hat, abs, sin (default hat)")
+    # -- built-in data: relu1d.datasets.make_regression --
+    t.add_argument("--target", default="hat",
+                   help="target of the built-in data: hat, abs, sin, sawtooth, mixture, zero (default hat)")
+    t.add_argument("--distribution", default="uniform",
+                   help="inputs of the built-in data: uniform, gaussian, laplace, grid (default uniform)")
+    # -- end of built-in data --
     t.add_argument("--width", type=int, default=100, help="hidden neurons m (default 100)")
     t.add_argument("--lr", type=float, default=0.05, help="step size (default 0.05; edge of stability 2/lr)")
     t.add_argument("--steps", type=int, default=1_000_000, help="GD steps (default 1000000)")
@@ -49,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
 
     from ._cli_analysis import add_subcommands as add_analysis_subcommands
     add_analysis_subcommands(sub)
+    from ._cli_sweep import add_sweep_parser
+    add_sweep_parser(sub)
     return p
 
 
@@ -64,14 +71,19 @@ def main(argv=None) -> int:
     from ._cli_analysis import COMMANDS as ANALYSIS_COMMANDS, run_command as run_analysis_command
     if args.command in ANALYSIS_COMMANDS:
         return run_analysis_command(args)
+    if args.command == "sweep":
+        from ._cli_sweep import run_sweep_command
+        return run_sweep_command(args)
     try:
         if args.command == "train":
             if args.data:
                 x, y = relu1d.load_data(args.data)
                 source = args.data
             else:
-                x, y = relu1d.make_data(args.n, sigma=args.sigma, target=args.target, rng=args.seed)
-                source = f"built-in: n={args.n}, target={args.target}, sigma={args.sigma}, x in [-1, 1]"
+                x, y, _ = relu1d.make_regression(args.n, sigma=args.sigma, target=args.target,
+                                                 distribution=args.distribution, rng=args.seed)
+                source = (f"built-in: n={args.n}, target={args.target}, sigma={args.sigma}, "
+                          f"{args.distribution} x in [-1, 1]")
             objective = relu1d.Objective(x, y, kernel=args.kernel, threads=args.threads)
             theta0 = relu1d.init_params(args.width, rng=np.random.default_rng([args.seed, 1]), scheme=args.init)
             print(f"data      {source}")

@@ -1,4 +1,5 @@
-"""Data sets: the built-in noisy samples of BV(1) targets, and loading from CSV or npz files."""
+"""Data: the built-in noisy samples of BV(1) targets (see :mod:`relu1d.datasets`), and loading from
+CSV or npz files."""
 
 from __future__ import annotations
 
@@ -6,36 +7,18 @@ import os
 
 import numpy as np
 
-from ._validate import as_float, as_int, as_rng, as_vector
+from ._validate import as_vector
+from .datasets import TARGETS, make_regression, target_function
 
 __all__ = ["TARGETS", "target_function", "make_data", "load_data"]
-
-
-def _relu(x):
-    return np.maximum(x, 0.0)
-
-
-# Targets f0 on [-1, 1] whose derivative has bounded variation (class BV(1)).
-TARGETS = {
-    # a hat with peak 1 at 0: slope jumps +2, -4, +2 at -1/2, 0, 1/2 (TV(f0') = 8)
-    "hat": lambda x: 2.0 * (_relu(x + 0.5) - 2.0 * _relu(x) + _relu(x - 0.5)),
-    # |x|: one kink, TV(f0') = 2
-    "abs": lambda x: np.abs(x),
-    # sin(pi x): smooth, TV(f0') = integral |pi^2 sin(pi x)| = 4 pi
-    "sin": lambda x: np.sin(np.pi * x),
-}
-
-
-def target_function(name: str):
-    """The noiseless target f0 called ``name`` (one of ``TARGETS``)."""
-    if name not in TARGETS:
-        raise ValueError(f"target: expected one of {sorted(TARGETS)}, got {name!r}")
-    return TARGETS[name]
 
 
 def make_data(n: int = 30, *, sigma: float = 0.3, target: str = "hat", x_max: float = 1.0, rng=0,
               design: str = "uniform"):
     """Noisy samples y_i = f0(x_i) + eps_i, eps_i ~ N(0, sigma^2), on [-x_max, x_max].
+
+    A shortcut for :func:`relu1d.datasets.make_regression` (which also offers Gaussian and Laplace
+    inputs and returns f0) with a fixed default seed.
 
     Parameters
     ----------
@@ -44,7 +27,7 @@ def make_data(n: int = 30, *, sigma: float = 0.3, target: str = "hat", x_max: fl
     sigma : float
         Noise standard deviation.
     target : str
-        One of ``TARGETS`` ("hat", the default, "abs", "sin").
+        One of ``TARGETS`` ("hat", the default, "abs", "sin", "sawtooth", "mixture", "zero").
     x_max : float
         Half-width of the input interval.
     rng : None, int, SeedSequence or Generator
@@ -56,18 +39,9 @@ def make_data(n: int = 30, *, sigma: float = 0.3, target: str = "hat", x_max: fl
     -------
     x, y : ndarray, shape (n,)
     """
-    n = as_int(n, "n", minimum=1)
-    sigma = as_float(sigma, "sigma", nonnegative=True)
-    x_max = as_float(x_max, "x_max", positive=True)
-    f0 = target_function(target)
-    gen = as_rng(rng)
-    if design == "uniform":
-        x = np.sort(gen.uniform(-x_max, x_max, n))
-    elif design == "grid":
-        x = np.linspace(-x_max, x_max, n)
-    else:
+    if design not in ("uniform", "grid"):
         raise ValueError(f"design: expected 'uniform' or 'grid', got {design!r}")
-    y = f0(x / x_max) + sigma * gen.standard_normal(n)
+    x, y, _ = make_regression(n, target=target, sigma=sigma, distribution=design, rng=rng, x_max=x_max)
     return x, y
 
 
