@@ -153,3 +153,14 @@ def test_cli_info_without_a_file_prints_the_simd_path_and_build(capsys):
     details = relu1d.info()
     assert f"simd_path             {details['simd_path']}" in out
     assert "build" in out and details["compiler"] in out and "threads_default" in out
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this system")
+def test_default_threads_follow_the_cpu_affinity():
+    allowed = os.sched_getaffinity(0)
+    assert relu1d.info()["threads_default"] == len(allowed)
+    try:
+        os.sched_setaffinity(0, {min(allowed)})
+        assert relu1d.info()["threads_default"] == 1
+    finally:
+        os.sched_setaffinity(0, allowed)
