@@ -10,7 +10,7 @@
 
 namespace relu1d {
 
-// Every path name, in order of preference from last to first: "portable", "avx2", "avx512".
+// Every path name, slowest first: "portable", "avx2", "avx512".
 const std::vector<std::string>& simd_path_names();
 
 // The paths this build has and this CPU runs (always "portable" first).
