@@ -81,7 +81,8 @@ def test_active_sets_are_identical(problem):
             u = np.zeros_like(theta)
             u[m + k] = 1.0
             got = obj.hvp(theta, u)[3 * m] * n
-            assert abs(got - counts[k]) < 1e-9 * n, f"{kernel}: neuron {k} active on {got} points, expected {counts[k]}"
+            assert abs(got - counts[k]) < 1e-9 * n, \
+                f"{kernel}: neuron {k} active on {got} points, expected {counts[k]}"
         assert obj.knots_inside(theta) == inside, kernel
 
 
@@ -344,8 +345,10 @@ def test_ordinary_problems_agree_to_1e12(seed, scheme):
             rel = np.max(np.abs(np.asarray(got[key]) - want)) / np.max(np.abs(want))
             assert rel <= 1e-12, f"{obj.kernel} {key}: relative error {rel:.3g}"
     # and the AD reference on the same problem
-    np.testing.assert_allclose(ref.ad_grad(x, y, theta), refs["grad"], rtol=0, atol=1e-12 * np.abs(refs["grad"]).max())
-    np.testing.assert_allclose(ref.ad_hvp(x, y, theta, u), refs["hvp"], rtol=0, atol=1e-12 * np.abs(refs["hvp"]).max())
+    np.testing.assert_allclose(ref.ad_grad(x, y, theta), refs["grad"], rtol=0,
+                               atol=1e-12 * np.abs(refs["grad"]).max())
+    np.testing.assert_allclose(ref.ad_hvp(x, y, theta, u), refs["hvp"], rtol=0,
+                               atol=1e-12 * np.abs(refs["hvp"]).max())
 
 
 def test_loss_and_grad_is_loss_and_grad():
