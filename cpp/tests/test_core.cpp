@@ -87,7 +87,7 @@ static void check_simd_paths(std::mt19937_64& gen) {
         const std::size_t fc_ref = detail::check_boundaries(m, n, w.data(), b.data(), xp.data(), c_ref.data());
         for (const auto& path : paths) {
             set_simd_path(path);
-            const detail::NeuronLoops& loops = detail::neuron_loops();
+            const detail::SimdLoops& loops = detail::simd_loops();
             std::vector<std::size_t> s1(slot), c1(slot);
             std::vector<double> w1(w), b1(b), v1(v), g21(m), ab1(2 * m);
             std::size_t wild1 = 0;
@@ -101,6 +101,23 @@ static void check_simd_paths(std::mt19937_64& gen) {
             check(fc1 == fc_ref && same_bits(c1, c_ref), "simd: check_boundaries, path " + path + " == portable");
         }
         check(f_ref > 0 && wild_ref > 0, "simd: the random inputs flag boundaries and wild coefficients");
+    }
+
+    // Lanczos' re-orthogonalisation pass (lengths around the 32 partial sums of dot())
+    for (std::size_t dim : {1u, 7u, 31u, 32u, 33u, 100u, 257u}) {
+        const std::size_t j = 5;
+        std::vector<double> Q(j * dim), w0(dim);
+        for (auto& q : Q) q = U(gen);
+        for (auto& e : w0) e = 1e3 * U(gen);
+        std::vector<double> ref(w0);
+        detail::project_out(ref.data(), Q.data(), j, dim);
+        for (const auto& path : paths) {
+            set_simd_path(path);
+            std::vector<double> w1(w0);
+            detail::simd_loops().project_out(w1.data(), Q.data(), j, dim);
+            check(same_bits(w1, ref) && !same_bits(w1, w0),
+                  "simd: project_out, path " + path + ", dim " + std::to_string(dim) + " == portable");
+        }
     }
 
     // GD through the kernel: 300 steps with boundaries crossing data points, then the gradient,

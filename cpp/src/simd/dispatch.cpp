@@ -16,16 +16,16 @@ namespace {
 
 // Every path of this build, from slowest to fastest. The portable loops are compiled for the
 // build's target, the others with their own target flags.
-const NeuronLoops kPortable{"portable", check_boundaries, descend_neurons};
+const SimdLoops kPortable{"portable", check_boundaries, descend_neurons, project_out};
 #if RELU1D_BUILD_AVX2_LOOPS
-const NeuronLoops kAvx2{"avx2", check_boundaries_avx2, descend_neurons_avx2};
+const SimdLoops kAvx2{"avx2", check_boundaries_avx2, descend_neurons_avx2, project_out_avx2};
 #endif
 #if RELU1D_BUILD_AVX512_LOOPS
-const NeuronLoops kAvx512{"avx512", check_boundaries_avx512, descend_neurons_avx512};
+const SimdLoops kAvx512{"avx512", check_boundaries_avx512, descend_neurons_avx512, project_out_avx512};
 #endif
 
 // Whether this CPU (and its operating system, which must save the wider registers) runs `loops`.
-bool cpu_runs(const NeuronLoops& loops) {
+bool cpu_runs(const SimdLoops& loops) {
     const std::string name = loops.name;
     if (name == "portable") return true;
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -36,8 +36,8 @@ bool cpu_runs(const NeuronLoops& loops) {
     return false;
 }
 
-std::vector<const NeuronLoops*> built_paths() {
-    std::vector<const NeuronLoops*> out{&kPortable};
+std::vector<const SimdLoops*> built_paths() {
+    std::vector<const SimdLoops*> out{&kPortable};
 #if RELU1D_BUILD_AVX2_LOOPS
     out.push_back(&kAvx2);
 #endif
@@ -47,24 +47,24 @@ std::vector<const NeuronLoops*> built_paths() {
     return out;
 }
 
-const std::vector<const NeuronLoops*>& available_paths() {
-    static const std::vector<const NeuronLoops*> paths = [] {
-        std::vector<const NeuronLoops*> out;
-        for (const NeuronLoops* p : built_paths())
+const std::vector<const SimdLoops*>& available_paths() {
+    static const std::vector<const SimdLoops*> paths = [] {
+        std::vector<const SimdLoops*> out;
+        for (const SimdLoops* p : built_paths())
             if (cpu_runs(*p)) out.push_back(p);
         return out;
     }();
     return paths;
 }
 
-std::atomic<const NeuronLoops*>& current() {
-    static std::atomic<const NeuronLoops*> loops{available_paths().back()};
+std::atomic<const SimdLoops*>& current() {
+    static std::atomic<const SimdLoops*> loops{available_paths().back()};
     return loops;
 }
 
 }  // namespace
 
-const NeuronLoops& neuron_loops() { return *current().load(std::memory_order_relaxed); }
+const SimdLoops& simd_loops() { return *current().load(std::memory_order_relaxed); }
 
 }  // namespace detail
 
@@ -81,7 +81,7 @@ std::vector<std::string> simd_paths_available() {
 
 std::string best_simd_path() { return detail::available_paths().back()->name; }
 
-std::string simd_path() { return detail::neuron_loops().name; }
+std::string simd_path() { return detail::simd_loops().name; }
 
 std::string set_simd_path(const std::string& name) {
     const std::string before = simd_path();

@@ -1,7 +1,8 @@
-// The per-neuron loops of FastKernel's GD step and of locate's pass 1: one function per loop and
-// instruction set, all giving the same bits (internal header of the core). The portable loops are
-// in neuron_loops_portable.cpp (GCC vectorises them for the build's target), hand-written ones in
-// neuron_loops_<isa>.cpp, each compiled with its own target flags (CMakeLists.txt); dispatch.cpp
+// The per-neuron loops of FastKernel's GD step and of locate's pass 1, and Lanczos'
+// re-orthogonalisation pass: one function per loop and instruction set, all giving the same bits
+// (internal header of the core). The portable loops are in *_portable.cpp (the compiler
+// vectorises them for the build's target), hand-written ones in neuron_loops_<isa>.cpp and
+// lanczos_passes_<isa>.cpp, each compiled with its own target flags (CMakeLists.txt); dispatch.cpp
 // picks one set at run time from the CPU's features (relu1d/simd.hpp).
 //
 // The <isa> files are compiled with instructions the CPU may lack: they must define no inline or
@@ -66,6 +67,10 @@ std::size_t descend_neurons(std::size_t m, std::size_t n, double inv_n, double e
                             const double* __restrict U, const double* __restrict xp, double* __restrict g2,
                             double* __restrict ab, double scale, double limit, std::size_t& wild);
 
+// Lanczos' re-orthogonalisation pass: w -= q (q . w) for q = Q[0..j) (rows of length dim), one
+// vector at a time (modified Gram-Schmidt), each dot product as dot() of numerics.hpp forms it.
+void project_out(double* w, const double* Q, std::size_t j, std::size_t dim);
+
 // The loops of one instruction set: dispatch.cpp's table.
 using CheckBoundaries = std::size_t (*)(std::size_t m, std::size_t n, const double* __restrict w,
                                         const double* __restrict b, const double* __restrict xp,
@@ -75,14 +80,16 @@ using DescendNeurons = std::size_t (*)(std::size_t m, std::size_t n, double inv_
                                        const double* __restrict U, const double* __restrict xp,
                                        double* __restrict g2, double* __restrict ab, double scale, double limit,
                                        std::size_t& wild);
-struct NeuronLoops {
+using ProjectOut = void (*)(double* w, const double* Q, std::size_t j, std::size_t dim);
+struct SimdLoops {
     const char* name;
     CheckBoundaries check_boundaries;
     DescendNeurons descend_neurons;
+    ProjectOut project_out;
 };
 
 // The loops of the path in use (relu1d::simd_path()).
-const NeuronLoops& neuron_loops();
+const SimdLoops& simd_loops();
 
 #if RELU1D_BUILD_AVX2_LOOPS
 // The loops written out for AVX2 and FMA (the same bits; FMA instructions are not used).
@@ -93,6 +100,7 @@ std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, dou
                                  double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                  const double* __restrict U, const double* __restrict xp, double* __restrict g2,
                                  double* __restrict ab, double scale, double limit, std::size_t& wild);
+void project_out_avx2(double* w, const double* Q, std::size_t j, std::size_t dim);
 #endif
 
 #if RELU1D_BUILD_AVX512_LOOPS
@@ -104,6 +112,7 @@ std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double inv_n, d
                                    double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                    const double* __restrict U, const double* __restrict xp, double* __restrict g2,
                                    double* __restrict ab, double scale, double limit, std::size_t& wild);
+void project_out_avx512(double* w, const double* Q, std::size_t j, std::size_t dim);
 #endif
 
 }  // namespace detail
