@@ -373,7 +373,7 @@ def test_recorded_wtv1_equals_weighted_tv1_at_those_steps():
     h = run.history
     measured = np.isfinite(h["sharpness"])
     np.testing.assert_array_equal(h["step"][measured], [0, 300, 600])
-    assert np.isnan(h["wtv1"][~measured]).all() and (h["effective_knots"][~measured] == 0).all()
+    assert np.isnan(h["wtv1"][~measured]).all() and (h["effective_knots"][~measured] == -1).all()
     for row in np.flatnonzero(measured):
         step = int(h["step"][row])
         theta = relu1d.train(obj, theta0, lr=0.1, steps=step, sharpness_every=0, progress=False).theta
@@ -489,3 +489,66 @@ def test_bad_input_gets_named_errors():
         analysis.gram(x, theta)
     with pytest.raises(ValueError, match="theta"):
         analysis.gram(obj, theta[:-2])
+
+
+@pytest.mark.parametrize("theta", [
+    np.array([1e200, 0.0, 1e200, 0.0]),                    # v |w| overflows
+    np.array([1.0, 1.0, 0.0, 0.0, 1.5e308, 1.5e308, 0.0]),  # two finite jumps at one knot sum to inf
+])
+def test_overflowing_jumps_get_a_named_error_not_nan(theta):
+    x = np.array([-1.0, -0.5, 0.5, 1.0])
+    for call in (lambda: analysis.knots(theta), lambda: analysis.tv1(theta),
+                 lambda: analysis.weighted_tv1(theta, x), lambda: analysis.effective_knots(theta, x),
+                 lambda: analysis.spline(theta, -1.0, 1.0)):
+        with pytest.raises(ValueError, match="theta.*overflows"):
+            call()
+
+
+def test_overflowing_weight_g_gets_a_named_error():
+    with pytest.raises(ValueError, match="x_data.*overflows"):
+        analysis.g_weight([-1e300, 1e300], [0.0])
+
+
+def test_report_validates_history_and_prints_a_huge_ratio_compactly():
+    x, y = relu1d.make_data(10, rng=0)
+    obj = relu1d.Objective(x, y)
+    theta = relu1d.init_params(5, rng=0)
+    with pytest.raises(TypeError, match="history"):
+        analysis.stability_report(obj, theta, 0.1, history=5)
+    rep = analysis.stability_report(obj, theta, 1e-300)
+    line = next(line for line in repr(rep).splitlines() if "2/lr" in line)
+    assert len(line) < 200, line
+
+
+@pytest.mark.parametrize("name", ["merged_knots", "weighted_tv1", "effective_knots", "gram"])
+def test_compiled_analysis_checks_theta_with_the_one_rule(name):
+    from relu1d import _core
+
+    with pytest.raises(ValueError) as expected:
+        _core.theta_width(5)
+    args = {"merged_knots": (np.zeros(5),)}.get(name, (np.array([0.0, 1.0]), np.zeros(5)))
+    with pytest.raises(ValueError) as got:
+        getattr(_core, name)(*args)
+    assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(x_test=[1e300], y_test=[0.0]), "x_test, y_test"),
+    (dict(x_test=[0.0], y_test=[1e200]), "x_test, y_test"),
+    (dict(f0=lambda z: 1e200 + 0 * z), "f0"),
+])
+def test_overflowing_test_error_gets_a_named_error(kwargs, name):
+    x, y = relu1d.make_data(10, rng=0)
+    with pytest.raises(ValueError, match=f"{name}.*overflows"):
+        analysis.stability_report(relu1d.Objective(x, y), relu1d.init_params(5, rng=0), 0.1, **kwargs)
+
+
+def test_g_of_inputs_near_1e155_is_finite():
+    """sqrt(1 + mean^2) must not overflow through mean^2 when g itself is a finite number."""
+    x = 1e155 * np.array([1.0, 1.0 + 2.0 ** -40, 1.0 + 2.0 ** -39])
+    t = 0.5 * (x[0] + x[1])
+    g = analysis.g_weight(x, [t])[0]
+    mean_above = 0.5 * (x[1] + x[2])
+    g_minus = (1 / 3) ** 2 * (t - x[0]) * x[0]           # sqrt(1 + mean^2) = |mean| to rounding here
+    g_plus = (2 / 3) ** 2 * (mean_above - t) * mean_above
+    assert np.isfinite(g) and g == pytest.approx(min(g_minus, g_plus), rel=1e-12)

@@ -56,9 +56,32 @@ def test_plot_writes_an_image(saved_run, tmp_path):
     (("report", "{run}", "--f0", "nope"), "--f0"),
     (("plot", "{run}", "--out", "{dir}/no/such/dir/fig.png"), "--out"),
     (("plot", "{missing}", "--out", "{dir}/fig.png"), "no such"),
+    (("plot", "{run}", "--out", "{dir}"), "--out"),
+    (("plot", "{run}", "--out", "{dir}/fig"), "--out"),
+    (("plot", "{run}", "--out", "{dir}/fig.nosuchformat"), "--out"),
+    (("plot", "{run}", "--out", "{dir}/fig.png", "--dpi", "100000"), "--dpi"),
 ])
 def test_usage_errors_exit_nonzero_without_traceback(saved_run, tmp_path, args, message):
     fill = {"missing": str(tmp_path / "missing.npz"), "dir": str(tmp_path), "run": str(saved_run)}
     p = run_cli(*(a.format(**fill) for a in args))
     assert p.returncode == 2
     assert message in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_report_into_a_closed_pipe_stops_quietly(saved_run):
+    """``relu1d report RUN | head -1``: the reader closes the pipe before the report is written."""
+    env = dict(os.environ, PYTHONWARNINGS="error")
+    with subprocess.Popen([sys.executable, "-m", "relu1d", "report", str(saved_run)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env) as p:
+        p.stdout.close()
+        err = p.stderr.read().decode()
+        p.wait(timeout=120)
+    assert "Broken pipe" not in err and "Traceback" not in err and "Exception ignored" not in err, err
+
+
+@pytest.mark.parametrize("command", ["report", "plot"])
+def test_help_lists_every_target(command):
+    p = run_cli(command, "--help")
+    assert p.returncode == 0, p.stderr
+    for name in relu1d.TARGETS:
+        assert name in p.stdout, name

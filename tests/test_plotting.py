@@ -124,6 +124,58 @@ def test_plotting_errors(run):
         plotting.plot_fit(run, f0="nope")
 
 
+@pytest.mark.parametrize("call, error, name", [
+    (lambda r: plotting.plot_fit(r, label_knots="6"), TypeError, "label_knots"),
+    (lambda r: plotting.plot_fit(r, label_knots=-1), ValueError, "label_knots"),
+    (lambda r: plotting.plot_fit(r, f0=lambda x: np.nan * x), ValueError, "f0"),
+    (lambda r: plotting.plot_fit(r, f0=lambda x: 1.0), ValueError, "f0"),
+    (lambda r: plotting.plot_fit(r, ax=5), TypeError, "ax"),
+    (lambda r: plotting.plot_training(r, C=float("nan")), ValueError, "C"),
+    (lambda r: plotting.plot_training(r, C=True), TypeError, "C"),
+    (lambda r: plotting.plot_training(r, C=-1.0), ValueError, "C"),
+    (lambda r: plotting.plot_training(r, C=None), TypeError, "C"),
+    (lambda r: plotting.plot_training(r, axes=[1]), TypeError, "axes"),
+    (lambda r: plotting.plot_run(r, C=object()), TypeError, "C"),
+    (lambda r: plotting.plot_bounds(5), TypeError, "runs"),
+    (lambda r: plotting.plot_bounds([r], C=float("inf")), ValueError, "C"),
+])
+def test_bad_arguments_get_named_errors(run, call, error, name):
+    with pytest.raises(error, match=name):
+        call(run)
+
+
+@pytest.mark.parametrize("plot", [plotting.plot_fit, plotting.plot_neurons, plotting.plot_weight])
+def test_overflowing_parameters_get_a_named_error(plot):
+    obj = relu1d.Objective([0.0, 1.0], [1.0, 0.0])
+    for theta in (np.array([1e200, 0.0, 1e200, 0.0]), np.array([1e300, -1e300, 1e300, 0.0])):
+        with pytest.raises(ValueError, match="theta.*overflows"):
+            plot((obj, theta, 0.1))
+
+
+@pytest.mark.parametrize("steps, lr", [(2000, 1e4), (0, 0.1)])  # diverges at its first step; no steps
+def test_runs_with_one_or_no_recorded_row_show_their_points(steps, lr):
+    x, y = relu1d.make_data(12, rng=0)
+    run = relu1d.train(relu1d.Objective(x, y), relu1d.init_params(8, rng=0), lr=lr, steps=steps,
+                       sharpness_every=1, record_every=1, progress=False)
+    assert run.history["step"].size == min(steps, 1)
+    fig = plotting.plot_run(run)
+    panels = [ax for ax in fig.axes if ax.get_title().startswith(("training loss", "sharpness", "weighted TV(1) and"))]
+    assert len(panels) == 3
+    for ax in panels:
+        lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 1]
+        assert all(ln.get_marker() not in (None, "None", "", " ") for ln in lines), ax.get_title()
+        if steps == 0 and "weighted TV(1)" not in ax.get_title():
+            assert any(t.get_text() == "no recorded steps" for t in ax.texts), ax.get_title()
+
+
+def test_a_run_without_sharpness_measurements_says_so():
+    x, y = relu1d.make_data(12, rng=0)
+    run = relu1d.train(relu1d.Objective(x, y), relu1d.init_params(8, rng=0), lr=0.1, steps=50,
+                       sharpness_every=0, progress=False)
+    ax_s, _ = plotting.plot_training(run).axes[:2]
+    assert any("not measured" in t.get_text() for t in ax_s.texts)
+
+
 def test_numpy_only_modules_do_not_import_matplotlib():
     import subprocess
     import sys

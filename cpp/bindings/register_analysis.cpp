@@ -10,13 +10,6 @@ namespace relu1d::bindings {
 
 namespace {
 
-Array theta_param(const py::handle& obj) {
-    Array t = vector_arg(obj, "theta");
-    if (t.shape(0) < 4 || (t.shape(0) - 1) % 3 != 0)
-        throw py::value_error("theta: length must be 3*m + 1 for width m >= 1, got " + std::to_string(t.shape(0)));
-    return t;
-}
-
 // A sorted sample with its prefix sums (owned here).
 struct Sample {
     Array x;
@@ -49,7 +42,7 @@ void register_analysis(py::module_& m) {
     m.attr("EFFECTIVE_KNOT_REL_TOL") = kEffectiveKnotRelTol;
 
     m.def("merged_knots", [](const py::handle& theta) {
-            Array t = theta_param(theta);
+            Array t = theta_arg(theta);
             MergedKnots k;
             {
                 py::gil_scoped_release release;
@@ -77,7 +70,7 @@ void register_analysis(py::module_& m) {
 
     m.def("weighted_tv1", [](const py::handle& x_sorted, const py::handle& theta) {
             Sample s = sample_arg(x_sorted);
-            Array t = theta_param(theta);
+            Array t = theta_arg(theta);
             py::gil_scoped_release release;
             return weighted_tv1(merged_knots(Params(t.data(), static_cast<std::size_t>(t.shape(0)))), s.view());
         },
@@ -85,7 +78,7 @@ void register_analysis(py::module_& m) {
 
     m.def("effective_knots", [](const py::handle& x_sorted, const py::handle& theta, double rel_tol) {
             Sample s = sample_arg(x_sorted);
-            Array t = theta_param(theta);
+            Array t = theta_arg(theta);
             if (!(rel_tol >= 0.0 && rel_tol <= 1.0))
                 throw py::value_error("rel_tol: must lie in [0, 1], got " + std::to_string(rel_tol));
             EffectiveKnots e;
@@ -136,7 +129,7 @@ void register_analysis(py::module_& m) {
 
     m.def("gram", [](const py::handle& x_sorted, const py::handle& theta) {
             Array x = vector_arg(x_sorted, "x_sorted");
-            Array t = theta_param(theta);
+            Array t = theta_arg(theta);
             const auto n = static_cast<std::size_t>(x.shape(0));
             if (n == 0) throw py::value_error("x_sorted: must not be empty");
             for (std::size_t i = 1; i < n; ++i)

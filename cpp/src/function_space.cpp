@@ -66,8 +66,9 @@ struct GapWeight {
         mean_above = s.sum_x->range(f, n) / static_cast<double>(n - f);
         const double p_below = static_cast<double>(b) / nn;
         const double p_above = static_cast<double>(n - f) / nn;
-        c_minus = p_below * p_below * std::sqrt(1.0 + mean_below * mean_below);
-        c_plus = p_above * p_above * std::sqrt(1.0 + mean_above * mean_above);
+        // sqrt(1 + mean^2) as hypot: no overflow of mean^2 for |mean| > 1e154 when g itself is finite
+        c_minus = p_below * p_below * std::hypot(1.0, mean_below);
+        c_plus = p_above * p_above * std::hypot(1.0, mean_above);
     }
     double operator()(double t) const { return std::min(c_minus * (t - mean_below), c_plus * (mean_above - t)); }
 };

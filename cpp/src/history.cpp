@@ -44,13 +44,13 @@ std::vector<HistoryColumn> make_columns() {
                        [](const RowContext& r) { return r.eigen->values[0]; }),
         float64_column("sharpness_residual", measured, "||H q - lambda q|| of the measured eigenpair",
                        [](const RowContext& r) { return r.eigen->residuals[0]; }),
-        int64_column("sharpness_products", measured, "Hessian-vector products the measurement used",
+        int64_column("sharpness_products", measured, "Hessian-vector products the measurement used (-1 where not measured)",
                      [](const RowContext& r) { return static_cast<std::int64_t>(r.eigen->products); }),
         float64_column("wtv1", measured,
                        "weighted TV(1): integral |f''| g, g the weight function of the training inputs",
                        [](const RowContext& r) { return function_space(r).wtv1; }),
         int64_column("effective_knots", measured,
-                     "knots inside the data range carrying >= 1% of its TV(1) (0 where not measured)",
+                     "knots inside the data range carrying >= 1% of its TV(1) (-1 where not measured)",
                      [](const RowContext& r) {
                          return static_cast<std::int64_t>(function_space(r).effective_knots);
                      }),
@@ -78,7 +78,7 @@ void Records::append(const RowContext& row) {
         const HistoryColumn& col = columns[c];
         const bool skip = col.filled == Filled::sharpness_rows && row.eigen == nullptr;
         if (col.type == ColumnType::int64)
-            i64_[c].push_back(skip ? 0 : col.i64(row));
+            i64_[c].push_back(skip ? -1 : col.i64(row));  // -1: not measured on this row
         else
             f64_[c].push_back(skip ? std::numeric_limits<double>::quiet_NaN() : col.f64(row));
     }

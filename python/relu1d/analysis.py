@@ -76,6 +76,19 @@ def _sorted_sample(x_data, name: str = "x_data") -> np.ndarray:
     return np.sort(as_vector(x_data, name))
 
 
+def _finite_or_raise(value, name: str, what: str):
+    """``value`` if every entry is finite, else a ValueError naming the argument that caused it."""
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{name}: {what} overflows float64 (|values| near 1e308)")
+    return value
+
+
+def _merged_knots(theta):
+    t, jump = _core.merged_knots(theta)
+    _finite_or_raise(jump, "theta", "a slope jump v_k |w_k| or a sum of jumps at one knot")
+    return t, jump
+
+
 def _interval(lo, hi, *, finite: bool = True):
     for value, name in ((lo, "lo"), (hi, "hi")):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -139,9 +152,11 @@ def knots(theta) -> Knots:
     w, b, v, c = unpack(theta)
     has_knot = (w != 0) & (v != 0)
     neurons = np.flatnonzero(has_knot)
-    positions = -b[neurons] / w[neurons]
-    jumps = v[neurons] * np.abs(w[neurons])
-    merged_t, merged_jump = _core.merged_knots(theta)
+    with np.errstate(over="ignore"):
+        positions = -b[neurons] / w[neurons]
+        jumps = v[neurons] * np.abs(w[neurons])
+    _finite_or_raise(jumps, "theta", "a slope jump v_k |w_k|")
+    merged_t, merged_jump = _merged_knots(theta)
     constant = (w == 0) & (b > 0)
     offset = float(c + np.sum(v[constant] * b[constant]))
     return Knots(positions=positions, jumps=jumps, neurons=neurons, merged_positions=merged_t,
@@ -201,13 +216,15 @@ def spline(theta, lo, hi) -> LinearSpline:
     breakpoints = np.concatenate([[lo], k.merged_positions[inside], [hi]])
     # Slope just right of lo: neurons with w > 0 whose knot is at or left of lo, and neurons with
     # w < 0 whose knot is right of lo (active on x < t_k); then the jumps inside.
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t = -b / w
-    right = (w > 0) & (t <= lo)
-    left = (w < 0) & (t > lo)
-    slope0 = float(np.sum(v[right] * w[right]) + np.sum(v[left] * w[left]))
-    slopes = slope0 + np.concatenate([[0.0], np.cumsum(k.merged_jumps[inside])])
-    values = network_values(theta, breakpoints)
+        right = (w > 0) & (t <= lo)
+        left = (w < 0) & (t > lo)
+        slope0 = float(np.sum(v[right] * w[right]) + np.sum(v[left] * w[left]))
+        slopes = slope0 + np.concatenate([[0.0], np.cumsum(k.merged_jumps[inside])])
+        values = network_values(theta, breakpoints)
+    _finite_or_raise(slopes, "theta", "the slope of f on [lo, hi]")
+    _finite_or_raise(values, "theta", "f on [lo, hi]")
     return LinearSpline(breakpoints=breakpoints, values=values, slopes=slopes)
 
 
@@ -215,9 +232,11 @@ def tv1(theta, lo=-np.inf, hi=np.inf) -> float:
     """``integral_lo^hi |f''|``: the sum of |merged jumps| of the knots strictly inside (lo, hi)."""
     theta = as_theta(theta)
     lo, hi = _interval(lo, hi, finite=False)
-    t, jump = _core.merged_knots(theta)
+    t, jump = _merged_knots(theta)
     inside = (t > lo) & (t < hi)
-    return float(np.abs(jump[inside]).sum())
+    with np.errstate(over="ignore"):
+        total = float(np.abs(jump[inside]).sum())
+    return _finite_or_raise(total, "theta", "TV(1) on (lo, hi)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -241,7 +260,8 @@ def g_weight(x_data, t) -> np.ndarray:
     """
     xs = _sorted_sample(x_data)
     t_arr = as_float_array(t, "t")
-    return _core.g_weight(xs, t_arr.reshape(-1)).reshape(t_arr.shape)
+    g = _core.g_weight(xs, t_arr.reshape(-1)).reshape(t_arr.shape)
+    return _finite_or_raise(g, "x_data", "the weight g (a product of squared means of the inputs)")
 
 
 def weighted_tv1(theta, x_data) -> float:
@@ -256,7 +276,10 @@ def weighted_tv1(theta, x_data) -> float:
         The training inputs that define g.
     """
     theta = as_theta(theta)
-    return float(_core.weighted_tv1(_sorted_sample(x_data), theta))
+    xs = _sorted_sample(x_data)
+    _merged_knots(theta)
+    value = float(_core.weighted_tv1(xs, theta))
+    return _finite_or_raise(value, "theta, x_data", "the weighted TV(1)")
 
 
 @dataclass(frozen=True)
@@ -315,7 +338,9 @@ def effective_knots(theta, x_data, rel_tol: float = EFFECTIVE_KNOT_REL_TOL) -> E
     if rel_tol > 1:
         raise ValueError(f"rel_tol: must lie in [0, 1], got {rel_tol}")
     xs = _sorted_sample(x_data)
+    _merged_knots(theta)
     out = _core.effective_knots(xs, theta, rel_tol)
+    _finite_or_raise(out["total"], "theta", "TV(1) on the data range")
     spacing = float((xs[-1] - xs[0]) / (xs.size - 1)) if xs.size > 1 else float("nan")
     return EffectiveKnots(positions=out["t"], jumps=out["jump"], distances=out["distance"],
                           total=float(out["total"]), rel_tol=rel_tol, spacing=spacing)
@@ -481,7 +506,7 @@ class StabilityReport:
         rows.append(("training loss", f"{self.loss:.6g}", f"L = 1/(2n) sum r^2; MSE = 2L = {self.train_mse:.4g}"))
         verdict = "stable (below the edge)" if self.stable else "unstable (above the edge)"
         rows.append(("sharpness", f"{self.sharpness:.6g}",
-                     f"2/lr = {self.edge:.6g}, ratio {self.ratio:.4f}: {verdict}"))
+                     f"2/lr = {self.edge:.6g}, ratio {self.ratio:.4g}: {verdict}"))
         lo, hi = self.x_range
         rows.append(("weighted TV(1)", f"{self.wtv1:.6g}",
                      f"integral |f''| g on [{lo:.4g}, {hi:.4g}]; unweighted TV(1) there {self.tv1:.4g}"))
@@ -547,7 +572,9 @@ def _mean_sq_diff_f0(theta, f0, lo, hi, points: int = 4001) -> float:
     truth = np.asarray(f0(grid), dtype=np.float64)
     if truth.shape != grid.shape or not np.isfinite(truth).all():
         raise ValueError("f0: must map an array of points to finite values of the same shape")
-    return float(np.mean((network_values(theta, grid) - truth) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        mse = float(np.mean((network_values(theta, grid) - truth) ** 2))
+    return _finite_or_raise(mse, "f0", "the mean squared difference between f and f0")
 
 
 def stability_report(objective, theta, lr, *, f0=None, x_test=None, y_test=None, interior=0.9,
@@ -635,7 +662,13 @@ def stability_report(objective, theta, lr, *, f0=None, x_test=None, y_test=None,
     test_mse = None
     if x_test is not None:
         order = np.argsort(x_test, kind="stable")
-        test_mse = float(np.mean((network_values(theta, x_test[order]) - y_test[order]) ** 2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            test_mse = float(np.mean((network_values(theta, x_test[order]) - y_test[order]) ** 2))
+        _finite_or_raise(test_mse, "x_test, y_test", "the test MSE")
+    from .run import History
+
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"history: expected a relu1d History (run.history), got {type(history).__name__}")
     hist = {}
     if history is not None and "wtv1" in tuple(history):
         col = np.asarray(history["wtv1"], dtype=np.float64)

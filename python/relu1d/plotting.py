@@ -33,11 +33,19 @@ def _mpl():
     return Figure
 
 
+def _check_axes(ax, name="ax"):
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(f"{name}: expected a matplotlib Axes, got {type(ax).__name__}")
+    return ax
+
+
 def _figure(ax, figsize, **subplots):
     """(figure, axes): a new constrained-layout figure, or the figure of the axes given."""
-    if ax is not None:
-        return ax.figure, ax
     Figure = _mpl()
+    if ax is not None:
+        return _check_axes(ax).figure, ax
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.subplots(**subplots)
 
@@ -73,6 +81,14 @@ def _f0(f0):
     return f0
 
 
+def _f0_values(f0, grid):
+    """f0 on the grid, checked: an array of finite values of the grid's shape."""
+    truth = np.asarray(f0(grid))
+    if truth.shape != grid.shape or truth.dtype.kind not in "biuf" or not np.isfinite(truth).all():
+        raise ValueError("f0: must map an array of points to finite values of the same shape")
+    return truth
+
+
 def _plot_range(xs):
     lo, hi = float(xs[0]), float(xs[-1])
     pad = 0.05 * (hi - lo) if hi > lo else 0.5
@@ -95,8 +111,11 @@ def plot_fit(run, *, f0=None, ax=None, label_knots: int = 6):
     """
     from .analysis import effective_knots, knots, spline
 
+    from ._validate import as_int
+
     obj, theta, lr, _, steps = _resolve(run)
     f0 = _f0(f0)
+    label_knots = as_int(label_knots, "label_knots", minimum=0)
     fig, ax = _figure(ax, (6.4, 4.4))
     xs = obj._xs
     lo, hi = _plot_range(xs)
@@ -104,7 +123,7 @@ def plot_fit(run, *, f0=None, ax=None, label_knots: int = 6):
     grid = np.linspace(lo, hi, 2001)
     ax.scatter(obj.x, obj.y, s=14, color="0.35", zorder=3, label="training data")
     if f0 is not None:
-        ax.plot(grid, f0(grid), color="tab:green", lw=1.2, ls="--", label="f0 (truth)")
+        ax.plot(grid, _f0_values(f0, grid), color="tab:green", lw=1.2, ls="--", label="f0 (truth)")
     ax.plot(grid, s(grid), color="tab:blue", lw=1.6, label="learned f")
     k = knots(theta)
     inside = (k.merged_positions > lo) & (k.merged_positions < hi)
@@ -152,7 +171,11 @@ def plot_neurons(run, *, ax=None):
     for k in range(w.size):
         if v[k] == 0:
             continue
-        values = v[k] * np.maximum(w[k] * grid + b[k], 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = v[k] * np.maximum(w[k] * grid + b[k], 0.0)
+        if not np.isfinite(values).all():
+            raise ValueError(f"theta: neuron {k}'s contribution v_k relu(w_k x + b_k) overflows float64 "
+                             f"on [{lo:.4g}, {hi:.4g}]")
         if not values.any():
             continue
         shown += 1
@@ -212,14 +235,28 @@ def plot_weight(run, *, ax=None):
 
 
 def _c_value(C, x_max):
+    from ._validate import as_float
     from .analysis import C_CANDIDATES
 
     if isinstance(C, str):
         if C not in C_CANDIDATES:
             raise ValueError(f"C: expected a number or one of {list(C_CANDIDATES)}, got {C!r}")
         return C_CANDIDATES[C](x_max), C
-    C = float(C)
+    C = as_float(C, "C", nonnegative=True)
     return C, f"{C:g}"
+
+
+def _series(ax, x, y, *args, **kwargs):
+    """``ax.plot`` of a series against steps; a lone point gets a marker (a line of one point is
+    invisible: a run that diverged at its first step, a single sharpness measurement)."""
+    if np.size(x) == 1:
+        kwargs.setdefault("marker", "o")
+    return ax.plot(x, y, *args, **kwargs)
+
+
+def _no_rows_note(ax, steps):
+    if steps.size == 0:
+        ax.text(0.5, 0.5, "no recorded steps", transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
 def _step_axis(ax, steps, log_steps):
@@ -245,20 +282,26 @@ def plot_training(run, *, C="(1 + x_max)/2", axes=None, log_steps=False):
     if not isinstance(run, Run):
         raise TypeError(f"run: expected a relu1d.Run, got {type(run).__name__}")
     obj, theta, lr, h, steps = _resolve(run)
+    c_val, c_name = _c_value(C, float(max(abs(obj._xs[0]), abs(obj._xs[-1]))))
     if axes is None:
         fig, axes = _figure(None, (11, 4.0), nrows=1, ncols=2)
     else:
-        fig = axes[0].figure
+        _mpl()
+        if isinstance(axes, (str, bytes)) or not hasattr(axes, "__len__") or len(axes) != 2:
+            raise TypeError(f"axes: expected two matplotlib Axes, got {type(axes).__name__}")
+        fig = _check_axes(axes[0], "axes[0]").figure
+        _check_axes(axes[1], "axes[1]")
     ax_s, ax_w = axes
-    xs = obj._xs
-    x_max = float(max(abs(xs[0]), abs(xs[-1])))
-    c_val, c_name = _c_value(C, x_max)
     step = h["step"]
     sharp = h["sharpness"]
     measured = np.isfinite(sharp)
     width = (theta.size - 1) // 3
-    ax_s.plot(step[measured], sharp[measured], color="tab:blue", lw=1.2, label="sharpness lambda_max")
-    ax_s.plot(step, 2.0 / h["lr"], "k--", lw=1, label="2 / lr (edge of stability)")
+    _series(ax_s, step[measured], sharp[measured], color="tab:blue", lw=1.2, label="sharpness lambda_max")
+    _series(ax_s, step, 2.0 / h["lr"], "k--", lw=1, label="2 / lr (edge of stability)")
+    _no_rows_note(ax_s, step)
+    if step.size and not measured.any():
+        ax_s.text(0.5, 0.5, "sharpness not measured along this run\n(relu1d report measures it at the end)",
+                  transform=ax_s.transAxes, ha="center", va="center", color="0.4")
     _step_axis(ax_s, step, log_steps)
     ax_s.set_ylabel("top Hessian eigenvalue")
     ax_s.set_title(_title("sharpness", obj.n, width, lr, steps), fontsize=10)
@@ -267,12 +310,12 @@ def plot_training(run, *, C="(1 + x_max)/2", axes=None, log_steps=False):
     root = np.sqrt(2.0 * h["loss"][measured])
     sharp_bound = sharp[measured] / 2 - 0.5 + c_val * root
     lr_bound = 1.0 / h["lr"][measured] - 0.5 + c_val * root
-    ax_w.plot(step[measured], sharp_bound, color="tab:orange", lw=1.2, label="lambda/2 - 1/2 + C sqrt(2L)")
-    ax_w.plot(step[measured], lr_bound, color="k", ls="--", lw=1, label="1/lr - 1/2 + C sqrt(2L)")
+    _series(ax_w, step[measured], sharp_bound, color="tab:orange", lw=1.2, label="lambda/2 - 1/2 + C sqrt(2L)")
+    _series(ax_w, step[measured], lr_bound, color="k", ls="--", lw=1, label="1/lr - 1/2 + C sqrt(2L)")
     w = np.asarray(h["wtv1"], dtype=np.float64) if "wtv1" in tuple(h) else np.full(step.shape, np.nan)
     ok = np.isfinite(w)
     if ok.any():
-        ax_w.plot(step[ok], w[ok], color="tab:blue", lw=1.4, label="weighted TV(1)")
+        _series(ax_w, step[ok], w[ok], color="tab:blue", lw=1.4, label="weighted TV(1)")
     else:
         ax_w.plot([run.steps], [weighted_tv1(theta, obj)], "o", color="tab:blue",
                   label="weighted TV(1) (final; not recorded along this run)")
@@ -294,6 +337,10 @@ def plot_bounds(runs, *, C="(1 + x_max)/2", f0=None, ax=None):
     from .analysis import StabilityReport, stability_report
     from .run import Run
 
+    if isinstance(runs, (str, bytes)) or not hasattr(runs, "__iter__"):
+        raise TypeError(f"runs: expected a list of Runs, StabilityReports or (objective, theta, lr), "
+                        f"got {type(runs).__name__}")
+    _c_value(C, 1.0)  # a bad C fails before any report is made
     reports = []
     for i, r in enumerate(runs):
         if isinstance(r, StabilityReport):
@@ -346,6 +393,7 @@ def plot_run(run, *, f0=None, C="(1 + x_max)/2", log_steps=False):
 
     if not isinstance(run, Run):
         raise TypeError(f"run: expected a relu1d.Run, got {type(run).__name__}")
+    _c_value(C, 1.0)  # a bad C fails before anything is drawn
     Figure = _mpl()
     fig = Figure(figsize=(16, 9), layout="constrained")
     axes = fig.subplots(2, 3)
@@ -354,7 +402,9 @@ def plot_run(run, *, f0=None, C="(1 + x_max)/2", log_steps=False):
     plot_weight(run, ax=axes[0, 2])
     h = run.history
     ax = axes[1, 0]
-    ax.semilogy(h["step"], h["loss"], color="tab:blue", lw=1.2, label="training loss L")
+    _series(ax, h["step"], h["loss"], color="tab:blue", lw=1.2, label="training loss L")
+    ax.set_yscale("log")
+    _no_rows_note(ax, h["step"])
     _step_axis(ax, h["step"], log_steps)
     ax.set_ylabel("L = 1/(2n) sum r^2")
     ax.set_title(_title("training loss", run.objective.n, run.width, run.lr, run.steps), fontsize=10)

@@ -17,7 +17,7 @@ namespace relu1d {
 enum class ColumnType : int { int64 = 0, float64 = 1 };
 
 // When a column gets a value: at every recorded row, or only at rows where the sharpness was
-// measured (the other rows hold NaN, or 0 in an int64 column, and the fill is not called).
+// measured (the other rows hold NaN, or -1 in an int64 column, and the fill is not called).
 enum class Filled : int { every_row = 0, sharpness_rows = 1 };
 
 // What the trainer knows at a recorded step, for the columns to read.
