@@ -297,7 +297,7 @@ int main() {
         }
     }
     // The trainer records one row per column of the history table: "step" first, the
-    // sharpness_rows columns filled at measured rows only (NaN, or 0 in int64 columns, elsewhere)
+    // sharpness_rows columns filled at measured rows only (NaN, or -1 in int64 columns, elsewhere)
     {
         TrainOptions opt;
         opt.record_every = 2;
@@ -315,7 +315,7 @@ int main() {
             if (columns[c].filled != Filled::sharpness_rows) continue;
             for (std::size_t row = 0; row < rec.rows(); ++row) {
                 const bool measured = rec.int64_column(0)[row] % 4 == 0;
-                const bool filled = ints ? rec.int64_column(c)[row] != 0 : !std::isnan(rec.float64_column(c)[row]);
+                const bool filled = ints ? rec.int64_column(c)[row] != -1 : !std::isnan(rec.float64_column(c)[row]);
                 rows_ok &= filled == measured;
             }
         }
