@@ -1,7 +1,8 @@
-# The objects of the instruction-set files (neuron_loops_<isa>.cpp, lanczos_passes_<isa>.cpp) must define only their own
-# <isa> functions, as ordinary (strong, text) symbols: a weak or COMDAT definition (an inline
-# function, a template instance) compiled with AVX2 or AVX-512 could be the copy the linker keeps
-# for every caller, and crash the portable path on a CPU without those instructions.
+# The objects of the instruction-set files (neuron_loops_<isa>.cpp, lanczos_passes_<isa>.cpp) must
+# define only their own <isa> functions, as ordinary (strong, text) symbols: a weak or COMDAT
+# definition (an inline function, a template instance) compiled with AVX2 or AVX-512 could be the
+# copy the linker keeps for every caller, and crash the portable path on a CPU without those
+# instructions.
 # Usage: cmake -DNM=<nm> -DOBJECTS="<objects;...>" -P check_isa_objects.cmake
 set(checked 0)
 foreach(obj IN LISTS OBJECTS)

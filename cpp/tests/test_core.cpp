@@ -81,9 +81,9 @@ static void check_simd_paths(std::mt19937_64& gen) {
         std::vector<std::size_t> s_ref(slot), c_ref(slot);
         std::vector<double> w_ref(w), b_ref(b), v_ref(v), g2_ref(m), ab_ref(2 * m);
         std::size_t wild_ref = 0;
-        const std::size_t f_ref = detail::descend_neurons(m, n, 1.0 / n, 0.3, w_ref.data(), b_ref.data(), v_ref.data(),
-                                                          s_ref.data(), Ut.data(), xp.data(), g2_ref.data(),
-                                                          ab_ref.data(), scale, limit, wild_ref);
+        const std::size_t f_ref =
+            detail::descend_neurons(m, n, 1.0 / n, 0.3, w_ref.data(), b_ref.data(), v_ref.data(), s_ref.data(),
+                                    Ut.data(), xp.data(), g2_ref.data(), ab_ref.data(), scale, limit, wild_ref);
         const std::size_t fc_ref = detail::check_boundaries(m, n, w.data(), b.data(), xp.data(), c_ref.data());
         for (const auto& path : paths) {
             set_simd_path(path);
@@ -91,12 +91,13 @@ static void check_simd_paths(std::mt19937_64& gen) {
             std::vector<std::size_t> s1(slot), c1(slot);
             std::vector<double> w1(w), b1(b), v1(v), g21(m), ab1(2 * m);
             std::size_t wild1 = 0;
-            const std::size_t f1 = loops.descend_neurons(m, n, 1.0 / n, 0.3, w1.data(), b1.data(), v1.data(), s1.data(),
-                                                         Ut.data(), xp.data(), g21.data(), ab1.data(), scale, limit,
-                                                         wild1);
+            const std::size_t f1 =
+                loops.descend_neurons(m, n, 1.0 / n, 0.3, w1.data(), b1.data(), v1.data(), s1.data(), Ut.data(),
+                                      xp.data(), g21.data(), ab1.data(), scale, limit, wild1);
             const std::size_t fc1 = loops.check_boundaries(m, n, w.data(), b.data(), xp.data(), c1.data());
             check(f1 == f_ref && wild1 == wild_ref && same_bits(s1, s_ref) && same_bits(w1, w_ref) &&
-                      same_bits(b1, b_ref) && same_bits(v1, v_ref) && same_bits(g21, g2_ref) && same_bits(ab1, ab_ref),
+                      same_bits(b1, b_ref) && same_bits(v1, v_ref) && same_bits(g21, g2_ref) &&
+                      same_bits(ab1, ab_ref),
                   "simd: descend_neurons, path " + path + " == portable, bit for bit");
             check(fc1 == fc_ref && same_bits(c1, c_ref), "simd: check_boundaries, path " + path + " == portable");
         }

@@ -25,7 +25,8 @@ double dot_avx2(const double* a, const double* b, std::size_t n) {
     std::size_t i = 0;
     for (; i + kLanes <= n; i += kLanes)
         for (std::size_t r = 0; r < 8; ++r)
-            acc_v[r] = _mm256_add_pd(acc_v[r], _mm256_mul_pd(_mm256_loadu_pd(a + i + 4 * r), _mm256_loadu_pd(b + i + 4 * r)));
+            acc_v[r] = _mm256_add_pd(acc_v[r],
+                                  _mm256_mul_pd(_mm256_loadu_pd(a + i + 4 * r), _mm256_loadu_pd(b + i + 4 * r)));
     double acc[kLanes];
     for (std::size_t r = 0; r < 8; ++r) _mm256_storeu_pd(acc + 4 * r, acc_v[r]);
     for (; i < n; ++i) acc[i % kLanes] += a[i] * b[i];

@@ -25,7 +25,8 @@ double dot_avx512(const double* a, const double* b, std::size_t n) {
     std::size_t i = 0;
     for (; i + kLanes <= n; i += kLanes)
         for (std::size_t r = 0; r < 4; ++r)
-            acc_v[r] = _mm512_add_pd(acc_v[r], _mm512_mul_pd(_mm512_loadu_pd(a + i + 8 * r), _mm512_loadu_pd(b + i + 8 * r)));
+            acc_v[r] = _mm512_add_pd(acc_v[r],
+                                  _mm512_mul_pd(_mm512_loadu_pd(a + i + 8 * r), _mm512_loadu_pd(b + i + 8 * r)));
     double acc[kLanes];
     for (std::size_t r = 0; r < 4; ++r) _mm512_storeu_pd(acc + 8 * r, acc_v[r]);
     for (; i < n; ++i) acc[i % kLanes] += a[i] * b[i];

@@ -43,7 +43,8 @@ struct Settle4 {
         // c = 2 pm1 + p0 + pc (the predicates are 0 or -1)
         const __m256i c = _mm256_sub_epi64(_mm256_setzero_si256(),
                                            _mm256_add_epi64(_mm256_add_epi64(pm1, pm1), _mm256_add_epi64(p0, pc)));
-        const __m256i edge = _mm256_or_si256(_mm256_cmpeq_epi64(c, _mm256_setzero_si256()), _mm256_cmpeq_epi64(c, four));
+        const __m256i edge =
+            _mm256_or_si256(_mm256_cmpeq_epi64(c, _mm256_setzero_si256()), _mm256_cmpeq_epi64(c, four));
         const __m256i wzero = _mm256_castpd_si256(_mm256_cmp_pd(W, zero, _CMP_EQ_UQ));  // w == 0 or NaN
         flag = _mm256_or_si256(edge, wzero);
         const __m256i qn = _mm256_sub_epi64(_mm256_add_epi64(q, two), c);
@@ -113,7 +114,8 @@ std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, dou
         // wild_coefficients: !(|PW| scale + |PB| <= limit) (unordered: NaN counts)
         const __m256d bound = _mm256_add_pd(_mm256_mul_pd(_mm256_and_pd(PW, magnitude), vscale),
                                             _mm256_and_pd(PB, magnitude));
-        wilds += static_cast<std::size_t>(__builtin_popcount(_mm256_movemask_pd(_mm256_cmp_pd(bound, vlimit, _CMP_NLE_UQ))));
+        const int wild_lanes = _mm256_movemask_pd(_mm256_cmp_pd(bound, vlimit, _CMP_NLE_UQ));
+        wilds += static_cast<std::size_t>(__builtin_popcount(wild_lanes));
         // (PW0, PB0, PW1, PB1), (PW2, PB2, PW3, PB3)
         const __m256d i02 = _mm256_unpacklo_pd(PW, PB), i13 = _mm256_unpackhi_pd(PW, PB);
         _mm256_storeu_pd(ab + 2 * k, _mm256_permute2f128_pd(i02, i13, 0x20));

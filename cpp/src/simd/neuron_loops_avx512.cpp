@@ -19,7 +19,9 @@ struct Settle8 {
     __m512i vn, vn1;
     __mmask8 flag = 0;
     Settle8(std::size_t n, const double* xp_)
-        : xp(xp_), vn(_mm512_set1_epi64(static_cast<long long>(n))), vn1(_mm512_set1_epi64(static_cast<long long>(n + 1))) {}
+        : xp(xp_),
+          vn(_mm512_set1_epi64(static_cast<long long>(n))),
+          vn1(_mm512_set1_epi64(static_cast<long long>(n + 1))) {}
     __m512i operator()(__m512i s, __m512d W, __m512d B) {
         const __m512d zero = _mm512_setzero_pd();
         const __m512i one = _mm512_set1_epi64(1), two = _mm512_set1_epi64(2), three = _mm512_set1_epi64(3);
@@ -56,7 +58,8 @@ std::size_t check_boundaries_avx512(std::size_t m, std::size_t n, const double* 
     std::size_t flagged = 0;
     std::size_t k = 0;
     for (; k + 8 <= m; k += 8) {
-        _mm512_storeu_si512(slot + k, settle(_mm512_loadu_si512(slot + k), _mm512_loadu_pd(w + k), _mm512_loadu_pd(b + k)));
+        const __m512i s = _mm512_loadu_si512(slot + k);
+        _mm512_storeu_si512(slot + k, settle(s, _mm512_loadu_pd(w + k), _mm512_loadu_pd(b + k)));
         flagged += static_cast<std::size_t>(__builtin_popcount(settle.flag));
     }
     return flagged + check_boundaries(m - k, n, w + k, b + k, xp, slot + k);
