@@ -1,4 +1,4 @@
-"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``, ``relu1d report PATH``,
+"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info [PATH]``, ``relu1d report PATH``,
 ``relu1d plot PATH --out FILE``, ``relu1d sweep GRID.json --out DIR``, ``relu1d reproduce NAME``."""
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint-every", type=int)
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
-    i = sub.add_parser("info", help="summarise a saved run")
-    i.add_argument("path")
+    i = sub.add_parser("info", help="summarise a saved run; without PATH: the SIMD path, build and threads")
+    i.add_argument("path", nargs="?")
 
     from ._cli_analysis import add_subcommands as add_analysis_subcommands
     add_analysis_subcommands(sub)
@@ -106,6 +106,9 @@ def main(argv=None) -> int:
                                 checkpoint_every=args.checkpoint_every)
             _print_summary(run, f"resumed at step {before.steps:,}")
             print(f"saved     {out}")
+        elif args.command == "info" and args.path is None:
+            from ._info import format_info
+            print(format_info())
         elif args.command == "info":
             run = relu1d.Run.load(args.path)
             _print_summary(run, f"{args.path}: n={run.objective.n}, width={run.width}, relu1d {run.version}")
