@@ -41,7 +41,8 @@ def main(argv=None) -> int:
 
     print(f"# {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
     print(f"# cpu: {cpu_model()} ({simd_level()}), {available_cores()} cores available, load "
-          f"{load_average()}; relu1d {relu1d.__version__}, numpy {np.__version__}")
+          f"{load_average()}; relu1d {relu1d.__version__} ({relu1d.info()['simd_path']} path, "
+          f"{relu1d.info()['build']} build), numpy {np.__version__}")
     r = measure_long_run(args.n, args.m, steps=args.steps, lr=args.lr, sharpness_every=args.sharpness_every,
                          record_every=args.record_every, seed=args.seed, progress=args.progress)
     print(f"full run: n={r['n']} m={r['m']} lr={r['lr']:g} steps={r['steps']:,} status={r['status']}")

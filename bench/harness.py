@@ -105,6 +105,9 @@ def machine_info() -> dict:
         "numpy": np.__version__,
         "numpy_blas": numpy_blas(),
         "relu1d": relu1d.__version__,
+        # the compiled core: SIMD path in use, native or portable build, compiler and flags
+        "relu1d_core": {k: v for k, v in relu1d.info().items()
+                        if k in ("simd_path", "simd_paths_available", "build", "compiler", "flags")},
         "openblas_env": {k: os.environ[k] for k in OPENBLAS_VARIABLES if k in os.environ},
         "load_average": load_average(),
     }

@@ -1,6 +1,6 @@
 """Gradients and HVPs of both kernels against central finite differences (via relu1d.testing).
 
-Tolerances: the defaults of torch.autograd.gradcheck (atol 1e-5, rtol 1e-3) plus the rounding error of
+Tolerances, where a test fixes the step h: a small absolute tolerance plus the rounding error of
 the difference quotient itself: each loss value is within ``tolerance(n, m) * loss_abs`` of the exact
 value (reference.py), so the quotient carries up to ``tolerance * loss_abs / h``. The truncation error
 is O(h^2) (the loss is a quartic polynomial along a line while no kink is crossed) and negligible at
@@ -69,7 +69,7 @@ def test_derivatives_at_adversarial_points_where_no_kink_is_crossed(problem, ker
 
 
 def test_ordinary_problem_with_default_settings():
-    """Straight torch-gradcheck defaults on an everyday problem."""
+    """relu1d.testing's defaults (stencil step and tolerance derived per direction) on an everyday problem."""
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, 50)
     y = np.sin(3 * x)

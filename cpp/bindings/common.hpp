@@ -51,5 +51,6 @@ void register_options(py::module_& m);
 void register_objective(py::module_& m);
 void register_train(py::module_& m);
 void register_analysis(py::module_& m);
+void register_simd(py::module_& m);
 
 }  // namespace relu1d::bindings

@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m, pybind11::mod_gil_not_used()) {
     relu1d::bindings::register_objective(m);
     relu1d::bindings::register_train(m);
     relu1d::bindings::register_analysis(m);
+    relu1d::bindings::register_simd(m);
 }

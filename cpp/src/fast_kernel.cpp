@@ -151,7 +151,7 @@ void FastKernel::locate(const Params& p) {
     const std::size_t n = data_->n(), m = p.m;
     if (slot_.size() != m) slot_.assign(m, n / 2);
     // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point.
-    if (detail::check_boundaries(m, n, p.w, p.b, xpad_.data(), slot_.data()) > 0)
+    if (detail::simd_loops().check_boundaries(m, n, p.w, p.b, xpad_.data(), slot_.data()) > 0)
         settle_moved(m, n, data_->x(), p.w, p.b, slot_.data());
 }
 
@@ -198,11 +198,7 @@ double FastKernel::descend(double eta, double* theta) {
     const std::size_t m = m_, n = data_->n(), live = live_.size();
     const double inv_n = 1.0 / static_cast<double>(n);
     g2_.resize(live);
-#if RELU1D_HAS_AVX512_LOOPS
-    const auto step_neurons = detail::descend_neurons_avx512;
-#else
-    const auto step_neurons = detail::descend_neurons;
-#endif
+    const auto step_neurons = detail::simd_loops().descend_neurons;  // the SIMD path in use
     // the step and the boundaries at the new parameters, then the forward pass
     std::size_t wild = 0;
     if (step_neurons(live, n, inv_n, eta, lw_.data(), lb_.data(), lv_.data(), lslot_.data(), Ur_.data(), xpad_.data(),

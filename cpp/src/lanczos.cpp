@@ -1,5 +1,6 @@
 #include "relu1d/lanczos.hpp"
 #include "relu1d/numerics.hpp"
+#include "simd/neuron_loops.hpp"
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
@@ -31,13 +32,10 @@ void scale_vector(double* v, double s, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) v[i] *= s;
 }
 
-// w -= Q[0..j) (Q^T w), one vector at a time (modified Gram-Schmidt), once.
+// w -= Q[0..j) (Q^T w), one vector at a time (modified Gram-Schmidt), once: on the SIMD path in
+// use (simd/neuron_loops.hpp; every path gives the same bits).
 void project_out(double* w, const double* Q, std::size_t j, std::size_t dim) {
-    for (std::size_t r = 0; r < j; ++r) {
-        const double* q = Q + r * dim;
-        const double h = dot(q, w, dim);
-        for (std::size_t i = 0; i < dim; ++i) w[i] -= h * q[i];
-    }
+    detail::simd_loops().project_out(w, Q, j, dim);
 }
 
 // w -= c p, then returns q . w (one pass; 32 interleaved partial sums as in dot).

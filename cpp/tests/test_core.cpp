@@ -9,8 +9,14 @@
 #include <random>
 #include <vector>
 
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "../src/simd/neuron_loops.hpp"
 #include "relu1d/fast_kernel.hpp"
 #include "relu1d/lanczos.hpp"
+#include "relu1d/simd.hpp"
 #include "relu1d/trainer.hpp"
 
 using namespace relu1d;
@@ -22,6 +28,137 @@ static void check(bool ok, const char* what) {
         std::printf("FAIL: %s\n", what);
         ++failures;
     }
+}
+
+static void check(bool ok, const std::string& what) { check(ok, what.c_str()); }
+
+// Bit-for-bit equality of two arrays (NaN payloads included).
+template <class T>
+static bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+// Every SIMD path this machine runs against the portable one, bit for bit: first the per-neuron
+// loops themselves on random inputs (boundaries that stay, move by one point or by many, w = 0,
+// NaN, wild coefficients, m not a multiple of the vector width), then 300 GD steps and the
+// gradient, HVP and sharpness after them.
+static void check_simd_paths(std::mt19937_64& gen) {
+    const auto paths = simd_paths_available();
+    check(!paths.empty() && paths.front() == "portable" && simd_path() == best_simd_path(),
+          "simd: portable available, the best path in use at start-up");
+    bool unknown_rejected = false;
+    try {
+        set_simd_path("sse9");
+    } catch (const std::invalid_argument&) {
+        unknown_rejected = true;
+    }
+    check(unknown_rejected && simd_path() == best_simd_path(), "simd: an unknown path is rejected, nothing changed");
+    std::printf("SIMD paths: ");
+    for (const auto& p : paths) std::printf("%s ", p.c_str());
+    std::printf("(in use: %s)\n", simd_path().c_str());
+
+    std::uniform_real_distribution<double> U(-1.0, 1.0);
+    const std::size_t n = 50, m = 101;  // 101 = 12 * 8 + 5: every path has a tail
+    std::vector<double> xp(n + 4), w(m), b(m), v(m), Ut(2 * (2 * n + 2));
+    const double inf = std::numeric_limits<double>::infinity();
+    xp[0] = xp[1] = -inf;
+    for (std::size_t i = 0; i < n; ++i) xp[i + 2] = std::ldexp(std::round(std::ldexp(U(gen), 4)), -4);  // ties
+    std::sort(xp.begin() + 2, xp.begin() + 2 + n);
+    xp[n + 2] = xp[n + 3] = inf;
+    for (auto& u : Ut) u = U(gen);
+    std::vector<std::size_t> slot(m);
+    std::uniform_int_distribution<std::size_t> S(0, 2 * n + 1);
+    for (int trial = 0; trial < 20; ++trial) {
+        for (std::size_t k = 0; k < m; ++k) {
+            w[k] = U(gen), v[k] = U(gen);
+            const double x = xp[2 + (k * 7 + trial) % n];
+            b[k] = k % 3 == 0 ? -w[k] * x : U(gen);  // a knot on a data point for every third
+            slot[k] = S(gen);
+        }
+        w[5] = 0.0, w[13] = -0.0, w[21] = std::numeric_limits<double>::quiet_NaN();
+        v[30] = 1e300, w[30] = 1e10;  // wild coefficients
+        const double scale = 1.0, limit = 0x1p1020 / static_cast<double>(m + 1);
+        std::vector<std::size_t> s_ref(slot), c_ref(slot);
+        std::vector<double> w_ref(w), b_ref(b), v_ref(v), g2_ref(m), ab_ref(2 * m);
+        std::size_t wild_ref = 0;
+        const std::size_t f_ref =
+            detail::descend_neurons(m, n, 1.0 / n, 0.3, w_ref.data(), b_ref.data(), v_ref.data(), s_ref.data(),
+                                    Ut.data(), xp.data(), g2_ref.data(), ab_ref.data(), scale, limit, wild_ref);
+        const std::size_t fc_ref = detail::check_boundaries(m, n, w.data(), b.data(), xp.data(), c_ref.data());
+        for (const auto& path : paths) {
+            set_simd_path(path);
+            const detail::SimdLoops& loops = detail::simd_loops();
+            std::vector<std::size_t> s1(slot), c1(slot);
+            std::vector<double> w1(w), b1(b), v1(v), g21(m), ab1(2 * m);
+            std::size_t wild1 = 0;
+            const std::size_t f1 =
+                loops.descend_neurons(m, n, 1.0 / n, 0.3, w1.data(), b1.data(), v1.data(), s1.data(), Ut.data(),
+                                      xp.data(), g21.data(), ab1.data(), scale, limit, wild1);
+            const std::size_t fc1 = loops.check_boundaries(m, n, w.data(), b.data(), xp.data(), c1.data());
+            check(f1 == f_ref && wild1 == wild_ref && same_bits(s1, s_ref) && same_bits(w1, w_ref) &&
+                      same_bits(b1, b_ref) && same_bits(v1, v_ref) && same_bits(g21, g2_ref) &&
+                      same_bits(ab1, ab_ref),
+                  "simd: descend_neurons, path " + path + " == portable, bit for bit");
+            check(fc1 == fc_ref && same_bits(c1, c_ref), "simd: check_boundaries, path " + path + " == portable");
+        }
+        check(f_ref > 0 && wild_ref > 0, "simd: the random inputs flag boundaries and wild coefficients");
+    }
+
+    // Lanczos' re-orthogonalisation pass (lengths around the 32 partial sums of dot())
+    for (std::size_t dim : {1u, 7u, 31u, 32u, 33u, 100u, 257u}) {
+        const std::size_t j = 5;
+        std::vector<double> Q(j * dim), w0(dim);
+        for (auto& q : Q) q = U(gen);
+        for (auto& e : w0) e = 1e3 * U(gen);
+        std::vector<double> ref(w0);
+        detail::project_out(ref.data(), Q.data(), j, dim);
+        for (const auto& path : paths) {
+            set_simd_path(path);
+            std::vector<double> w1(w0);
+            detail::simd_loops().project_out(w1.data(), Q.data(), j, dim);
+            check(same_bits(w1, ref) && !same_bits(w1, w0),
+                  "simd: project_out, path " + path + ", dim " + std::to_string(dim) + " == portable");
+        }
+    }
+
+    // GD through the kernel: 300 steps with boundaries crossing data points, then the gradient,
+    // HVP and the top eigenvalue, each path against the portable one
+    std::vector<double> x(200), y(200);
+    for (auto& xi : x) xi = U(gen);
+    std::sort(x.begin(), x.end());
+    for (std::size_t i = 0; i < x.size(); ++i) y[i] = std::abs(x[i]) - 0.5 + 0.1 * U(gen);
+    auto data = std::make_shared<const SortedData>(x.data(), y.data(), x.size());
+    const std::size_t mm = 37, d = 3 * mm + 1;
+    std::vector<double> theta0(d), u(d);
+    for (auto& t : theta0) t = U(gen);
+    theta0[1] = 0.0;  // w = 0
+    for (auto& t : u) t = U(gen);
+    std::vector<double> ref_theta, ref_grad, ref_hvp;
+    double ref_loss = 0.0, ref_top = 0.0;
+    for (const auto& path : paths) {
+        set_simd_path(path);
+        std::vector<double> theta(theta0), g(d), h(d);
+        auto kernel = make_kernel(KernelKind::fast, data, 1);
+        kernel->prepare(theta.data(), d);
+        for (int step = 0; step < 300; ++step) kernel->descend(0.2, theta.data());
+        kernel->sync();
+        const double loss = kernel->loss();
+        kernel->gradient(g.data());
+        kernel->hvp(u.data(), h.data());
+        Lanczos lanczos;
+        Kernel* kp = kernel.get();
+        const double top =
+            lanczos.solve([kp](const double* in, double* out) { kp->hvp(in, out); }, d, LanczosOptions{}).values[0];
+        if (path == "portable") {
+            ref_theta = theta, ref_grad = g, ref_hvp = h, ref_loss = loss, ref_top = top;
+            check(!same_bits(theta, theta0), "simd: GD moved theta");
+            continue;
+        }
+        check(same_bits(theta, ref_theta) && loss == ref_loss && same_bits(g, ref_grad) && same_bits(h, ref_hvp) &&
+                  top == ref_top,
+              "simd: 300 GD steps, gradient, HVP and sharpness, path " + path + " == portable, bit for bit");
+    }
+    set_simd_path("auto");
 }
 
 int main() {
@@ -161,7 +298,7 @@ int main() {
         }
     }
     // The trainer records one row per column of the history table: "step" first, the
-    // sharpness_rows columns filled at measured rows only (NaN, or 0 in int64 columns, elsewhere)
+    // sharpness_rows columns filled at measured rows only (NaN, or -1 in int64 columns, elsewhere)
     {
         TrainOptions opt;
         opt.record_every = 2;
@@ -179,7 +316,7 @@ int main() {
             if (columns[c].filled != Filled::sharpness_rows) continue;
             for (std::size_t row = 0; row < rec.rows(); ++row) {
                 const bool measured = rec.int64_column(0)[row] % 4 == 0;
-                const bool filled = ints ? rec.int64_column(c)[row] != 0 : !std::isnan(rec.float64_column(c)[row]);
+                const bool filled = ints ? rec.int64_column(c)[row] != -1 : !std::isnan(rec.float64_column(c)[row]);
                 rows_ok &= filled == measured;
             }
         }
@@ -187,6 +324,7 @@ int main() {
         check(trainer.loss() == make_kernel(KernelKind::fast, data, 1)->prepare(trainer.theta().data(), d),
               "trainer: loss() at theta() == a fresh prepare");
     }
+    check_simd_paths(gen);
     std::printf("%d failed\n", failures);
     return failures == 0 ? 0 : 1;
 }

@@ -7,6 +7,7 @@ Parameters live in one float64 vector ``theta = [w(m), b(m), v(m), c]`` of lengt
 from __future__ import annotations
 
 from . import analysis
+from ._info import info, set_simd_path
 from ._version import __version__
 from .checkpoint import CheckpointError, CheckpointWarning
 from .config import TrainConfig
@@ -23,6 +24,8 @@ from .train import resume, train
 __all__ = [
     "__version__",
     "analysis",
+    "info",
+    "set_simd_path",
     "Objective",
     "KERNELS",
     "INIT_SCHEMES",

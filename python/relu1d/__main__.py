@@ -1,5 +1,6 @@
-"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info PATH``, ``relu1d report PATH``,
-``relu1d plot PATH --out FILE``, ``relu1d sweep GRID.json --out DIR``, ``relu1d --version``.
+"""Command line: ``relu1d train``, ``relu1d resume PATH``, ``relu1d info [PATH]``, ``relu1d report PATH``,
+``relu1d plot PATH --out FILE``, ``relu1d sweep GRID.json --out DIR``, ``relu1d reproduce NAME``,
+``relu1d --version``.
 
 Each subcommand is registered by a function ``add_parser(subparsers)`` listed in ``SUBCOMMANDS``:
 it adds its parser and sets ``func`` (parsed arguments -> exit status). Errors are handled here,
@@ -20,7 +21,6 @@ from ._version import __version__
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
 
-
 def _add_analysis_parsers(subparsers) -> None:
     from ._cli_analysis import COMMANDS, add_subcommands, run_command
 
@@ -35,12 +35,19 @@ def _add_sweep_parser(subparsers) -> None:
     add_sweep_parser(subparsers).set_defaults(func=run_sweep_command)
 
 
+def _add_reproduce_parser(subparsers) -> None:
+    from ._cli_reproduce import add_reproduce_parser, run_reproduce_command
+
+    add_reproduce_parser(subparsers).set_defaults(func=run_reproduce_command)
+
+
 SUBCOMMANDS = (
     _cli.add_train_parser,
     _cli.add_resume_parser,
     _cli.add_info_parser,
     _add_analysis_parsers,
     _add_sweep_parser,
+    _add_reproduce_parser,
 )
 
 

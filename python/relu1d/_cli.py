@@ -293,14 +293,19 @@ def run_resume(args) -> int:
 # -- info --------------------------------------------------------------------------------------
 
 def add_info_parser(subparsers) -> None:
-    i = subparsers.add_parser("info", help="summarise a saved run")
-    i.add_argument("path")
+    i = subparsers.add_parser("info", help="summarise a saved run; without PATH: the SIMD path, build and threads")
+    i.add_argument("path", nargs="?")
     i.set_defaults(func=run_info)
 
 
 def run_info(args) -> int:
     import relu1d
 
+    if args.path is None:
+        from ._info import format_info
+
+        say(format_info())
+        return EXIT_OK
     run = relu1d.Run.load(args.path)
     say(f"{args.path}: n={run.objective.n}, width={run.width}, relu1d {run.version}")
     say(run.summary())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'theta_width', 'weighted_tv1']
+__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'build_info', 'default_threads', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'set_simd_path', 'simd_path', 'simd_path_names', 'simd_paths_available', 'theta_width', 'weighted_tv1']
 class LanczosOptions:
     """
     Options of the Lanczos eigensolver.
@@ -138,6 +138,14 @@ class Trainer:
     @property
     def theta(self) -> numpy.typing.NDArray[numpy.float64]:
         ...
+def build_info() -> dict:
+    """
+    How the compiled core was built: build ('native' or 'portable'), compiler, flags, baseline_isa.
+    """
+def default_threads() -> int:
+    """
+    The thread count that threads=None resolves to.
+    """
 def effective_knots(x_sorted: typing.Any, theta: typing.Any, rel_tol: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> dict:
     """
     Knots strictly inside the data range carrying at least rel_tol of its TV(1).
@@ -161,6 +169,22 @@ def history_columns() -> list:
 def merged_knots(theta: typing.Any) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
     Distinct knots (ascending) and their summed slope jumps; zero sums dropped.
+    """
+def set_simd_path(name: str) -> str:
+    """
+    Use the SIMD path `name` ('auto': the best available) from now on; returns the previous one. ValueError for an unknown or unavailable path. Every path gives the same bits.
+    """
+def simd_path() -> str:
+    """
+    The SIMD path of the per-neuron loops in use.
+    """
+def simd_path_names() -> list[str]:
+    """
+    Every SIMD path name this package knows.
+    """
+def simd_paths_available() -> list[str]:
+    """
+    The SIMD paths this build has and this CPU runs, slowest first ('portable' always).
     """
 def theta_width(length: typing.SupportsInt | typing.SupportsIndex) -> int:
     """

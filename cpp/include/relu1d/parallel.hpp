@@ -13,13 +13,30 @@
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace relu1d {
 
-// Number of threads to use when the caller asks for `requested` (0 = hardware concurrency).
-inline unsigned resolve_threads(int requested) {
-    if (requested > 0) return static_cast<unsigned>(requested);
+// The CPUs this thread may run on: its affinity mask where the system has one (taskset, cgroup
+// cpusets, a batch scheduler's allocation), else the hardware concurrency.
+inline unsigned available_cpus() {
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {  // fails (EINVAL) beyond CPU_SETSIZE CPUs
+        const int count = CPU_COUNT(&set);
+        if (count > 0) return static_cast<unsigned>(count);
+    }
+#endif
     const unsigned hw = std::thread::hardware_concurrency();
     return hw == 0 ? 1u : hw;
+}
+
+// Number of threads to use when the caller asks for `requested` (0 = the available CPUs).
+inline unsigned resolve_threads(int requested) {
+    if (requested > 0) return static_cast<unsigned>(requested);
+    return available_cpus();
 }
 
 // Call body(block) for block in [0, nblocks), spread over up to `threads` threads.

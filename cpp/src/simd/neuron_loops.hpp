@@ -1,19 +1,21 @@
-// The per-neuron loops of FastKernel's GD step and of locate's pass 1: one function per loop and
-// instruction set, all giving the same bits (internal header of the core). The portable loops are
-// in neuron_loops_portable.cpp (GCC vectorises them for the target), hand-written ones in
-// neuron_loops_<isa>.cpp; FastKernel::descend picks the widest this build has.
+// The per-neuron loops of FastKernel's GD step and of locate's pass 1, and Lanczos'
+// re-orthogonalisation pass: one function per loop and instruction set, all giving the same bits
+// (internal header of the core). The portable loops are in *_portable.cpp (the compiler
+// vectorises them for the build's target), hand-written ones in neuron_loops_<isa>.cpp and
+// lanczos_passes_<isa>.cpp, each compiled with its own target flags (CMakeLists.txt); dispatch.cpp
+// picks one set at run time from the CPU's features (relu1d/simd.hpp).
+//
+// The <isa> files are compiled with instructions the CPU may lack: they must define no inline or
+// template function that another file defines too (the linker would keep one copy, perhaps the
+// <isa> one, for every caller). So they call none of the inline functions here or in
+// numerics.hpp: each step is written out in intrinsics, and the last few neurons go to the
+// portable loop, an ordinary function of another file (ctest relu1d_isa_objects checks the objects).
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 
 #include "relu1d/numerics.hpp"
-
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-#define RELU1D_HAS_AVX512_LOOPS 1
-#else
-#define RELU1D_HAS_AVX512_LOOPS 0
-#endif
 
 namespace relu1d {
 namespace detail {
@@ -65,12 +67,52 @@ std::size_t descend_neurons(std::size_t m, std::size_t n, double inv_n, double e
                             const double* __restrict U, const double* __restrict xp, double* __restrict g2,
                             double* __restrict ab, double scale, double limit, std::size_t& wild);
 
-#if RELU1D_HAS_AVX512_LOOPS
-// descend_neurons written out for AVX-512 (the same bits).
+// Lanczos' re-orthogonalisation pass: w -= q (q . w) for q = Q[0..j) (rows of length dim), one
+// vector at a time (modified Gram-Schmidt), each dot product as dot() of numerics.hpp forms it.
+void project_out(double* w, const double* Q, std::size_t j, std::size_t dim);
+
+// The loops of one instruction set: dispatch.cpp's table.
+using CheckBoundaries = std::size_t (*)(std::size_t m, std::size_t n, const double* __restrict w,
+                                        const double* __restrict b, const double* __restrict xp,
+                                        std::size_t* __restrict slot);
+using DescendNeurons = std::size_t (*)(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
+                                       double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
+                                       const double* __restrict U, const double* __restrict xp,
+                                       double* __restrict g2, double* __restrict ab, double scale, double limit,
+                                       std::size_t& wild);
+using ProjectOut = void (*)(double* w, const double* Q, std::size_t j, std::size_t dim);
+struct SimdLoops {
+    const char* name;
+    CheckBoundaries check_boundaries;
+    DescendNeurons descend_neurons;
+    ProjectOut project_out;
+};
+
+// The loops of the path in use (relu1d::simd_path()).
+const SimdLoops& simd_loops();
+
+#if RELU1D_BUILD_AVX2_LOOPS
+// The loops written out for AVX2 and FMA (the same bits; FMA instructions are not used).
+std::size_t check_boundaries_avx2(std::size_t m, std::size_t n, const double* __restrict w,
+                                  const double* __restrict b, const double* __restrict xp,
+                                  std::size_t* __restrict slot);
+std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
+                                 double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
+                                 const double* __restrict U, const double* __restrict xp, double* __restrict g2,
+                                 double* __restrict ab, double scale, double limit, std::size_t& wild);
+void project_out_avx2(double* w, const double* Q, std::size_t j, std::size_t dim);
+#endif
+
+#if RELU1D_BUILD_AVX512_LOOPS
+// The loops written out for AVX-512 F and DQ (the same bits).
+std::size_t check_boundaries_avx512(std::size_t m, std::size_t n, const double* __restrict w,
+                                    const double* __restrict b, const double* __restrict xp,
+                                    std::size_t* __restrict slot);
 std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                                    double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                    const double* __restrict U, const double* __restrict xp, double* __restrict g2,
                                    double* __restrict ab, double scale, double limit, std::size_t& wild);
+void project_out_avx512(double* w, const double* Q, std::size_t j, std::size_t dim);
 #endif
 
 }  // namespace detail
