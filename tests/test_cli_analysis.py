@@ -38,7 +38,10 @@ def test_report_text_and_json(saved_run):
     run = relu1d.Run.load(saved_run)
     rep = run.report()
     assert d["n"] == 20 and d["width"] == 20 and d["lr"] == 0.1 and d["steps"] == 3000
-    assert d["wtv1"] == rep.wtv1 and d["loss"] == rep.loss and d["mse_f0"] is None and d["f0"] is None
+    assert d["wtv1"] == rep.wtv1 and d["loss"] == rep.loss
+    # the run file records its built-in data, so f0 comes without --f0
+    assert run.data["target"] == "hat" and d["f0"] == "hat"
+    assert d["mse_f0"] == run.report(f0="hat").mse_f0 and d["mse_f0"] > 0
     assert d["sharpness"] == pytest.approx(rep.sharpness, rel=1e-8)
 
 

@@ -142,3 +142,23 @@ def test_plot_layout_title_and_log_steps(short_run, tmp_path):
         assert short_run.plot()[0].get_xscale() == "linear"
     finally:
         plt.close("all")
+
+
+def test_data_description_is_kept_by_save_load_and_resume(tmp_path):
+    x, y = relu1d.make_data(12, sigma=0.1, target="abs", rng=0)
+    obj = relu1d.Objective(x, y)
+    info = {"target": "abs", "n": 12, "sigma": 0.1, "seed": np.int64(0)}
+    run = relu1d.train(obj, relu1d.init_params(3, rng=0), lr=0.05, steps=50, data=info)
+    assert run.data == {"target": "abs", "n": 12, "sigma": 0.1, "seed": 0}
+    path = tmp_path / "run.npz"
+    run.save(path)
+    assert relu1d.Run.load(path).data == run.data
+    assert relu1d.resume(path, steps=10).data == run.data
+    assert relu1d.train(obj, run.theta0, lr=0.05, steps=1).data is None
+
+
+@pytest.mark.parametrize("bad, exc", [(["hat"], TypeError), ({1: "hat"}, TypeError), ({"x": [1, 2]}, TypeError)])
+def test_data_description_must_be_json_scalars(bad, exc):
+    obj = relu1d.Objective([0.0, 1.0], [0.0, 1.0])
+    with pytest.raises(exc, match="data"):
+        relu1d.train(obj, relu1d.init_params(2, rng=0), lr=0.05, steps=1, data=bad)

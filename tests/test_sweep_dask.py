@@ -35,7 +35,10 @@ def _kill_a_busy_worker(out, worker_pids, sweeping):
     runs = Path(out) / "runs"
     while sweeping.is_alive():
         for log in runs.glob("*.attempts"):
-            pid = int(log.read_text().split()[0].rsplit(":", 1)[1])
+            try:  # the sweep may be writing the file right now: read it again on the next pass
+                pid = int(log.read_text().split()[0].rsplit(":", 1)[1])
+            except (IndexError, ValueError, OSError):
+                continue
             rid = log.name[: -len(".attempts")]
             if pid in worker_pids and (runs / f"{rid}.npz").exists() and not (runs / f"{rid}.json").exists():
                 os.kill(pid, signal.SIGKILL)

@@ -230,11 +230,14 @@ def run_train(args) -> int:
     if args.data:
         x, y = relu1d.load_data(args.data)
         source = args.data
+        data = {"file": os.path.abspath(args.data)}
     else:
         x, y, _ = relu1d.make_regression(args.n, sigma=args.sigma, target=args.target,
                                          distribution=args.distribution, rng=args.seed)
         source = (f"built-in: n={args.n}, target={args.target}, sigma={args.sigma:g}, "
                   f"{args.distribution} x in [-1, 1]")
+        data = {"target": args.target, "n": args.n, "sigma": args.sigma, "distribution": args.distribution,
+                "seed": args.seed}
     objective = relu1d.Objective(x, y, kernel=args.kernel, threads=args.threads)
     theta0 = relu1d.init_params(args.width, rng=np.random.default_rng([args.seed, 1]), scheme=args.init)
     say(f"data      {source}")
@@ -244,7 +247,7 @@ def run_train(args) -> int:
                        loss_tol=args.loss_tol, max_loss=args.max_loss, sharpness_tol=args.sharpness_tol,
                        sharpness_max_iter=args.sharpness_max_iter, progress=args.progress,
                        checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
-                       checkpoint_seconds=args.checkpoint_seconds)
+                       checkpoint_seconds=args.checkpoint_seconds, data=data)
     return _report(run, out, already_saved=out == checkpoint, header="result")
 
 

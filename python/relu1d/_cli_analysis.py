@@ -41,8 +41,7 @@ def _f0_name(args, run):
 
     name = args.f0
     if name is None:
-        data = run.config.get("data")
-        name = data.get("target") if isinstance(data, dict) else None
+        name = (run.data or {}).get("target")
     if name is not None and name not in TARGETS:
         raise ValueError(f"--f0: expected one of {sorted(TARGETS)}, got {name!r}")
     return name

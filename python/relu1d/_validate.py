@@ -179,6 +179,27 @@ def real(value, name):
     return float(value)
 
 
+def as_data_info(value, name="data"):
+    """A description of a run's data: None, or a dict of str keys to JSON scalars (str, int, float,
+    bool, None), e.g. ``{"target": "hat", "sigma": 0.3, "n": 30}``; returns a plain-dict copy."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(f"{name}: expected a dict of JSON scalars, got {type(value).__name__}")
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{name}: keys must be strings, got {key!r}")
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+            item = int(item)
+        elif isinstance(item, numbers.Real) and not isinstance(item, bool):
+            item = float(item)
+        elif not (item is None or isinstance(item, (str, bool))):
+            raise TypeError(f"{name}[{key!r}]: expected a str, number, bool or None, got {type(item).__name__}")
+        out[key] = item
+    return out
+
+
 def check_fields(table: dict, values, *, prefix: str = "", required=()) -> dict:
     """Check ``values`` (a mapping) field by field against ``table`` (field -> check(value, name)).
 

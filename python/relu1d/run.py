@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
-from ._validate import as_float, as_int, as_theta, as_vector, check_fields, choice, max_threads, optional, real
+from ._validate import as_data_info, as_float, as_int, as_theta, as_vector, check_fields, choice, max_threads, optional, real
 from ._version import __version__
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .config import TrainConfig
@@ -161,7 +161,7 @@ class Run:
 
     def __init__(self, *, objective, theta, theta0, steps, status, history, config, eigvec, wall_time,
                  final_loss=np.nan, final_grad_norm=np.nan, diverged_loss=None, sharpness_time=0.0, core_time=0.0,
-                 version=__version__):
+                 version=__version__, data=None):
         self.objective = objective
         self.theta = theta
         self.theta0 = theta0
@@ -177,6 +177,7 @@ class Run:
         self.sharpness_time = float(sharpness_time)
         self.core_time = float(core_time)
         self.version = version
+        self.data = data  # where the data came from (JSON scalars), e.g. {"target": "hat", ...}, or None
 
     # -- summaries -------------------------------------------------------------------------------
     @property
@@ -303,7 +304,7 @@ class Run:
                 "wall_time": self.wall_time,
                 "final_loss": self.final_loss, "final_grad_norm": self.final_grad_norm,
                 "diverged_loss": self.diverged_loss, "sharpness_time": self.sharpness_time,
-                "core_time": self.core_time, "version": __version__,
+                "core_time": self.core_time, "version": __version__, "data": self.data,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         return arrays, meta
 
@@ -332,7 +333,8 @@ class Run:
                        wall_time=fields.get("wall_time", 0.0), final_loss=fields.get("final_loss", np.nan),
                        final_grad_norm=fields.get("final_grad_norm", np.nan),
                        diverged_loss=fields.get("diverged_loss"), sharpness_time=fields.get("sharpness_time", 0.0),
-                       core_time=fields.get("core_time", 0.0), version=meta.get("version", "?"))
+                       core_time=fields.get("core_time", 0.0), version=meta.get("version", "?"),
+                       data=fields.get("data"))
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"path: {path} is corrupt ({exc})") from None
 
@@ -393,4 +395,5 @@ RUN_META_FIELDS = {
     "final_loss": real,
     "final_grad_norm": real,
     "diverged_loss": optional(real),
+    "data": optional(as_data_info),
 }

@@ -356,7 +356,8 @@ def run_config(config: Mapping, *, seed: int = 0, path=None, checkpoint_every=No
             previous = None  # a file of another run: start again
     if previous is None:
         objective = Objective(x, y, kernel=cfg["kernel"])
-        return train(objective, theta0, steps=steps, **train_kw, **ckpt), f0, 0
+        data = {k: cfg[k] for k in ("n", "target", "sigma", "distribution", "x_max", "seed")}  # Run.data
+        return train(objective, theta0, steps=steps, data=data, **train_kw, **ckpt), f0, 0
     if previous.status in ("converged", "diverged") or previous.steps >= steps:
         return previous, f0, previous.steps
     return resume(path, steps=steps - previous.steps, **ckpt), f0, previous.steps

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import _core
-from ._validate import INT64_MAX, as_float, as_int, as_output_path, as_theta, as_threads
+from ._validate import INT64_MAX, as_data_info, as_float, as_int, as_output_path, as_theta, as_threads
 from .checkpoint import CheckpointWarning
 from .config import TrainConfig
 from .objective import check_objective, compiled_objective
@@ -31,7 +31,7 @@ _CALLABLE_CHUNK = 16384     # steps per chunk when lr is a Python callable
 def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=None, clip=None,
           grad_tol=0.0, loss_tol=0.0, max_loss=None, sharpness_tol=1e-10, sharpness_max_iter=300,
           progress=None, checkpoint=None, checkpoint_every=None, checkpoint_seconds=None, callback=None,
-          threads=None) -> Run:
+          threads=None, data=None) -> Run:
     """Run full-batch gradient descent ``theta <- theta - lr_t * clip(grad L(theta))``.
 
     Parameters
@@ -79,6 +79,10 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
     threads : int, optional
         Threads for the dense kernel (the fast kernel is single-threaded; results never depend on
         the thread count).
+    data : dict, optional
+        Where the data came from, kept with the run (``Run.data``) and in its files, e.g.
+        ``{"target": "hat", "sigma": 0.3, "n": 30}`` for built-in data: ``relu1d report`` and
+        ``relu1d plot`` take f0 from ``data["target"]``. JSON scalars only.
 
     Returns
     -------
@@ -113,7 +117,7 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
                          sharpness_tol=sharpness_tol, sharpness_max_iter=sharpness_max_iter, kernel=obj.kernel,
                          threads=obj.threads)
     run = Run(objective=obj, theta=theta0.copy(), theta0=theta0.copy(), steps=0, status="max_steps",
-              history=History(), config=config, eigvec=None, wall_time=0.0)
+              history=History(), config=config, eigvec=None, wall_time=0.0, data=as_data_info(data, "data"))
     return _drive(run, schedule, steps, progress=progress, checkpoint=checkpoint,
                   checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, callback=callback)
 
