@@ -473,3 +473,40 @@ def test_cli_train_with_a_named_data_set(tmp_path):
     np.testing.assert_array_equal(run.objective.x, x)
     np.testing.assert_array_equal(run.objective.y, y)
     assert main(["train", "--distribution", "cauchy", "--steps", "1", "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize("where", ["file", "under_a_file"])
+def test_out_that_cannot_be_a_folder_is_a_value_error_naming_out(tmp_path, where, capsys):
+    from relu1d.__main__ import main
+
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    out = afile if where == "file" else afile / "sub"
+    with pytest.raises(ValueError, match="out: .*afile"):
+        sweep({"steps": 1, "n": 5, "width": 2}, out=out, progress=False)
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"steps": 1, "n": 5, "width": 2}))
+    assert main(["sweep", str(grid), "--out", str(out)]) == 2
+    assert "relu1d sweep: error: out:" in capsys.readouterr().err
+    assert main(["sweep", "--resume", str(afile)]) == 2
+    assert "relu1d sweep: error: out:" in capsys.readouterr().err
+    assert afile.read_text() == "not a folder"
+
+
+def test_progress_takes_a_bool_or_none():
+    for progress in ("no", 5):
+        with pytest.raises(TypeError, match="progress"):
+            sweep({"steps": 1, "n": 5, "width": 2}, progress=progress)
+
+
+def test_run_id_checks_the_sweep_seed():
+    assert run_id({"lr": 0.1}, seed=np.int64(2)) == run_id({"lr": 0.1}, seed=2)
+    with pytest.raises(ValueError, match="seed"):
+        run_id({"lr": 0.1}, seed=-1)
+    with pytest.raises(TypeError, match="seed"):
+        run_id({"lr": 0.1}, seed=True)
+
+
+def test_summarize_takes_a_run():
+    with pytest.raises(TypeError, match="run"):
+        summarize(None)

@@ -127,6 +127,7 @@ def _digest_words(obj) -> list:
 def run_id(config: Mapping, seed: int = 0) -> str:
     """A run's name: 16 hex digits of the SHA-256 of its canonical configuration and the sweep seed."""
     canon = canonical_config(config)
+    seed = as_int(seed, "seed", minimum=0)
     return hashlib.sha256(_canonical_json({"config": canon, "sweep_seed": int(seed)}).encode()).hexdigest()[:16]
 
 
@@ -258,8 +259,11 @@ def summarize(run, *, f0=None, interior: float = 0.9) -> dict:
     already taken gets the prefix ``report_`` (``report_x_max``: the largest |x| of the data). An
     error in the report fills ``report_error`` instead of failing the row.
     """
+    from .run import Run
     from .spectrum import sharpness
 
+    if not isinstance(run, Run):
+        raise TypeError(f"run: expected a relu1d.Run, got {type(run).__name__}")
     row = {
         "status": run.status,
         "message": "" if run.diverged_loss is None else f"diverged: loss reached {run.diverged_loss:.6g}",
@@ -563,11 +567,13 @@ def sweep(grid, *, executor=None, workers=None, out=None, seed=0, progress=None,
         as_int(workers, "workers", minimum=1) if workers is not None else _cpu_count())
     in_flight = 2 * n_workers if max_in_flight is None else as_int(max_in_flight, "max_in_flight", minimum=1)
 
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress: expected True, False or None, got {type(progress).__name__}")
+
     folder = None
     if out is not None:
-        out = os.fspath(out)
-        folder = os.path.join(out, RUNS_DIR)
-        os.makedirs(folder, exist_ok=True)
+        out = make_folder(out, "out")
+        folder = make_folder(os.path.join(out, RUNS_DIR), "out")
         _atomic_write_text(os.path.join(out, SWEEP_FILE), json.dumps(
             {"grid": grid if isinstance(grid, Mapping) else list(grid), "seed": seed, "relu1d": __version__},
             indent=1, default=_plain_default))
@@ -736,8 +742,31 @@ def load_sweep(out):
     return _as_table(rows)
 
 
+def make_folder(path, name: str = "out") -> str:
+    """Create folder ``path`` (and its parents) if needed; a path that cannot be a folder (a file,
+    a folder under a file, no permission) is a ValueError naming ``name``, raised before any run."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a folder path, got {type(path).__name__}")
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError(f"{name}: empty path")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name}: {path} is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot create the folder {path} ({exc.strerror or exc})") from None
+    return path
+
+
 def read_spec(out) -> dict:
     """The grid and seed stored in ``out/sweep.json`` by the last :func:`sweep` with that folder."""
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out: expected a folder path, got {type(out).__name__}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"out: {os.fspath(out)} is a file, not a sweep folder")
     path = os.path.join(os.fspath(out), SWEEP_FILE)
     try:
         with open(path) as f:
