@@ -284,3 +284,25 @@ def test_command_line(results, capsys):
     assert "showcase (quick)" in printed and "showcase.png" in printed and "fewer_bends_at_large_lr" in printed
     assert main(["reproduce", "nope"]) == 2  # a usage error: argparse's message, exit status 2
     assert main(["reproduce", "showcase", "--quick", "--scale", "3", "--out", str(out)]) == 2
+
+
+def test_bad_arguments_of_every_kind(tmp_path):
+    with pytest.raises(TypeError, match="quick"):
+        experiments.run("showcase", quick="yes", out=tmp_path)
+    with pytest.raises(TypeError, match="out"):
+        experiments.run("showcase", quick=True, out=None)
+    with pytest.raises(TypeError, match="progress"):
+        experiments.run("showcase", quick=True, out=tmp_path, progress="x")
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(ValueError, match="out: .*afile"):
+        experiments.run("showcase", quick=True, out=afile)
+    assert not any(p.name != "afile" for p in tmp_path.iterdir())  # nothing written for a bad call
+
+
+def test_summary_command_regenerates_the_numbers(tmp_path):
+    """The command stored in summary.json names every option that changes the numbers."""
+    res = experiments.run("showcase", quick=True, out=tmp_path, scale=0.01, seed=3, workers=1, progress=False)
+    with open(os.path.join(res.folder, "summary.json")) as f:
+        command = json.load(f)["command"]
+    assert "--scale 0.01" in command and "--seed 3" in command and "--quick" in command

@@ -140,16 +140,24 @@ def run(name: str, *, quick: bool = False, out="reproduce-out", scale: float = 1
     ExperimentInterrupted
         When Ctrl-C stopped a sweep; the runs are saved, and the same call resumes them.
     """
+    import numpy as np
+
     from .._validate import as_float, as_int
+    from ..sweep import make_folder
 
     module = _module(name)
+    if not isinstance(quick, (bool, np.bool_)):
+        raise TypeError(f"quick: expected True or False, got {type(quick).__name__}")
+    quick = bool(quick)
     scale = as_float(scale, "scale", positive=True)
     if scale > 1:
         raise ValueError(f"scale: must lie in (0, 1], got {scale}")
     seed = as_int(seed, "seed", minimum=0)
     if workers is not None:
         workers = as_int(workers, "workers", minimum=1)
-    root = os.fspath(out)
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress: expected True, False or None, got {type(progress).__name__}")
+    root = make_folder(out, "out")
     ctx = Context(name=name, root=root, quick=bool(quick), scale=scale, workers=workers, progress=progress,
                   seed=seed)
     s = module.settings(bool(quick))
@@ -161,7 +169,7 @@ def run(name: str, *, quick: bool = False, out="reproduce-out", scale: float = 1
 
     summary = {
         "experiment": name, "title": module.TITLE, "mode": "quick" if quick else "full",
-        "command": f"relu1d reproduce {name}{' --quick' if quick else ''} --out {root}",
+        "command": _command(name, quick=quick, out=root, scale=scale, seed=seed),
         "settings": {**s, "scale": scale, "sweep_seed": seed}, "results": results, "checks": checks,
         "wall_time": wall, "runs": ctx.runs, "train_seconds": ctx.train_seconds, "relu1d": __version__,
         "python": platform.python_version(),
@@ -172,6 +180,15 @@ def run(name: str, *, quick: bool = False, out="reproduce-out", scale: float = 1
     return ExperimentResult(name=name, mode=summary["mode"], folder=ctx.folder, files=list(ctx.files),
                             settings=summary["settings"], results=results, checks=checks, wall_time=wall,
                             runs=ctx.runs, train_seconds=ctx.train_seconds)
+
+
+def _command(name, *, quick, out, scale, seed) -> str:
+    """The command line that regenerates an experiment's numbers (the worker count does not change them)."""
+    import shlex
+
+    options = [" --quick" if quick else "", f" --scale {scale!r}" if scale != 1 else "",
+               f" --seed {seed}" if seed else ""]
+    return f"relu1d reproduce {name}{''.join(options)} --out {shlex.quote(out)}"
 
 
 def run_all(*, quick: bool = False, out="reproduce-out", scale: float = 1.0, workers=None, progress=None,
