@@ -149,3 +149,16 @@ def test_works_without_scikit_learn(monkeypatch):
         module.GDRegressor().predict(X)
     with pytest.raises(ValueError, match="y"):
         module.GDRegressor().fit(X, None)
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"init": "he"}, ValueError, r"^init: .*kaiming_uniform"),
+    ({"init": 3}, ValueError, r"^init:"),
+    ({"random_state": -1}, ValueError, r"^random_state:"),
+    ({"random_state": "seed"}, TypeError, r"^random_state:"),
+    ({"random_state": 1.5}, TypeError, r"^random_state:"),
+])
+def test_bad_parameters_are_named_as_the_estimator_names_them(params, error, match):
+    x, y, _ = relu1d.make_regression(10, rng=0)
+    with pytest.raises(error, match=match):
+        relu1d.GDRegressor(width=3, steps=5, **params).fit(x.reshape(-1, 1), y)

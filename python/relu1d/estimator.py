@@ -7,6 +7,7 @@ get_params/set_params.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -137,15 +138,24 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """Fit to X of shape (n, 1) and y of shape (n,) by GD from a random initialisation."""
         from ._validate import as_rng
         from .objective import Objective
-        from .params import init_params
+        from .params import INIT_SCHEMES, init_params
         from .train import train
 
         x, y = self._inputs(X, y, fitting=True)
         objective = Objective(x, y)
+        if not isinstance(self.init, str) or self.init not in INIT_SCHEMES:
+            raise ValueError(f"init: expected one of {list(INIT_SCHEMES)}, got {self.init!r}")
         rng = self.random_state
         if isinstance(rng, np.random.RandomState):  # scikit-learn's legacy random state
             rng = int(rng.randint(np.iinfo(np.int32).max))
-        theta0 = init_params(self.width, rng=as_rng(rng), scheme=self.init)
+        elif isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng < 0:
+            raise ValueError(f"random_state: a seed must be >= 0, got {rng}")
+        try:
+            rng = as_rng(rng)
+        except TypeError:
+            raise TypeError("random_state: expected None, an int, a numpy Generator, SeedSequence or RandomState, "
+                            f"got {type(self.random_state).__name__}") from None
+        theta0 = init_params(self.width, rng=rng, scheme=self.init)
         run = train(objective, theta0, lr=self.lr, steps=self.steps, clip=self.clip, sharpness_every=0,
                     progress=False)
         if run.status == "diverged":
