@@ -510,3 +510,8 @@ def test_run_id_checks_the_sweep_seed():
 def test_summarize_takes_a_run():
     with pytest.raises(TypeError, match="run"):
         summarize(None)
+
+
+def test_a_bad_init_names_the_grid_key():
+    row = rows_of(sweep({"init": ["he"], "steps": 1, "n": 5, "width": 2}, progress=False))[0]
+    assert row["status"] == "failed" and row["message"].startswith("ValueError: init:"), row["message"]

@@ -148,13 +148,15 @@ def run_inputs(config: Mapping, *, seed: int = 0):
         seed) and the sweep seed.
     """
     from .datasets import make_regression
-    from .params import init_params
+    from .params import INIT_SCHEMES, init_params
 
     cfg = canonical_config(_config_of_row(config))
     seed = as_int(seed, "seed", minimum=0)
     data_key = {"data": {k: cfg[k] for k in _DATA_KEYS}}
     init_key = {"init": {k: cfg[k] for k in _INIT_KEYS}}
     as_int(cfg["seed"], "seed", minimum=0)  # n, width and the rest are checked where they are used
+    if not isinstance(cfg["init"], str) or cfg["init"] not in INIT_SCHEMES:
+        raise ValueError(f"init: expected one of {list(INIT_SCHEMES)}, got {cfg['init']!r}")
     data_ss = np.random.SeedSequence([seed, *_digest_words(data_key)])
     init_ss = np.random.SeedSequence([seed, *_digest_words(init_key)])
     x, y, f0 = make_regression(cfg["n"], target=cfg["target"], sigma=cfg["sigma"],
