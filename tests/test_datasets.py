@@ -123,3 +123,16 @@ def test_bad_n_and_design():
         make_regression(2.5)
     with pytest.raises(ValueError, match="design"):
         relu1d.make_data(10, design="laplace")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"sigma": 1e308}, "sigma"),
+    ({"x_max": 1e308}, "x_max"),
+    ({"x_max": 1e308, "distribution": "grid"}, "x_max"),
+    ({"x_max": 1e308, "distribution": "grid", "sigma": 0.0, "target": "abs"}, "x_max"),
+])
+def test_data_that_overflow_float64_are_a_value_error(kwargs, match):
+    """Never silently inf or NaN data (nor numpy's OverflowError): the argument to blame is named."""
+    with np.errstate(all="raise"):
+        with pytest.raises(ValueError, match=match):
+            make_regression(200, rng=0, **kwargs)

@@ -193,6 +193,17 @@ def make_regression(n: int = 30, *, target: str = "hat", sigma: float = 0.3, dis
     sigma = as_float(sigma, "sigma", nonnegative=True)
     f0 = Target(target, x_max)
     gen = as_rng(rng)
-    x = sample_inputs(n, distribution, x_max=f0.x_max, rng=gen)
-    y = f0(x) + sigma * gen.standard_normal(n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            x = sample_inputs(n, distribution, x_max=f0.x_max, rng=gen)
+        except OverflowError:
+            x = np.array([np.inf])
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"x_max: {f0.x_max} is too large: the inputs overflow float64")
+        clean = f0(x)
+        if not np.all(np.isfinite(clean)):
+            raise ValueError(f"x_max: {f0.x_max} is too large: f0 overflows float64 on the inputs")
+        y = clean + sigma * gen.standard_normal(n)
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"sigma: {sigma} is too large: the noisy labels overflow float64")
     return x, y, f0
