@@ -515,3 +515,21 @@ def test_summarize_takes_a_run():
 def test_a_bad_init_names_the_grid_key():
     row = rows_of(sweep({"init": ["he"], "steps": 1, "n": 5, "width": 2}, progress=False))[0]
     assert row["status"] == "failed" and row["message"].startswith("ValueError: init:"), row["message"]
+
+
+def test_a_damaged_row_file_is_run_again(tmp_path):
+    """A run's row file that is JSON but not its row (a list, an empty object, another run's row)
+    is not a record: resume and load_sweep run or report that run again instead of crashing."""
+    from relu1d.sweep import load_sweep
+
+    grid = {"lr": [0.05, 0.2], "n": 8, "width": 3, "steps": 200}
+    first = {r["run_id"]: r for r in rows_of(sweep(grid, out=tmp_path, workers=1, progress=False))}
+    ids = sorted(first)
+    (tmp_path / "runs" / f"{ids[0]}.json").write_text("[1, 2]")
+    (tmp_path / "runs" / f"{ids[1]}.json").write_text("{}")
+    load_sweep(tmp_path)  # no crash on the damaged files
+    again = {r["run_id"]: r for r in rows_of(sweep(grid, out=tmp_path, workers=1, progress=False))}
+    assert sorted(again) == ids
+    for rid in ids:
+        assert again[rid]["status"] == "max_steps" and again[rid]["final_loss"] == first[rid]["final_loss"]
+    assert json.loads((tmp_path / "runs" / f"{ids[0]}.json").read_text())["run_id"] == ids[0]

@@ -688,13 +688,19 @@ def _unfinished_row(task, status) -> dict:
 
 
 def _read_row(path):
+    """The row stored at ``runs/<run_id>.json``, or None when there is none or it is not that run's
+    row (unreadable, not a JSON object, another run's id, no status): the run is then made again."""
     try:
         with open(path) as f:
-            return _from_json_row(json.load(f))
+            row = json.load(f)
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
         return None  # unreadable: run it again
+    rid = os.path.basename(path)[:-len(".json")]
+    if not isinstance(row, dict) or row.get("run_id") != rid or not isinstance(row.get("status"), str):
+        return None
+    return _from_json_row(row)
 
 
 def _columns(rows) -> list:
