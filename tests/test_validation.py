@@ -334,3 +334,11 @@ def test_load_data_not_a_data_file(tmp_path, kind):
         match = "neither a text CSV file nor an npz archive"
     with pytest.raises(ValueError, match="^data: .*" + match):
         relu1d.load_data(path)
+
+
+@pytest.mark.parametrize("rng", [-1, 2**200 * -1])
+def test_negative_seed_names_rng(rng):
+    with pytest.raises(ValueError, match=r"^rng: an integer seed must be >= 0, got -"):
+        relu1d.make_data(10, rng=rng)
+    with pytest.raises(ValueError, match=r"^rng: an integer seed must be >= 0, got -"):
+        relu1d.init_params(3, rng=rng)
