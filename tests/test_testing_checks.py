@@ -327,6 +327,7 @@ def test_the_data_set_is_required():
         ({"directions": 0}, ValueError, r"^directions: must be >= 1"),
         ({"directions": 2**40}, ValueError, r"^directions: 1099511627776 random directions"),
         ({"directions": True}, TypeError, r"^directions: "),
+        ({"directions": 8.0}, TypeError, r"^directions: a count of random directions must be an int, got float"),
         ({"directions": np.ones((2, 5))}, ValueError, r"^directions: expected shape \(k, 13\)"),
         ({"directions": np.zeros(13)}, ValueError, r"^directions: contains an all-zero direction"),
         ({"directions": np.full(13, np.nan)}, ValueError, r"^directions: contains NaN or inf"),

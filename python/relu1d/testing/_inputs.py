@@ -98,6 +98,8 @@ def parse_directions(directions, d: int):
         return "given", np.eye(d)
     if isinstance(directions, bool):
         raise TypeError("directions: expected None, an int, 'unit' or an array, got bool")
+    if isinstance(directions, numbers.Real) and not isinstance(directions, numbers.Integral):
+        raise TypeError(f"directions: a count of random directions must be an int, got {type(directions).__name__}")
     if isinstance(directions, numbers.Integral):
         k = as_int(directions, "directions", minimum=1)
         if k * d > MAX_DIRECTION_ENTRIES:
