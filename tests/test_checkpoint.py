@@ -213,6 +213,27 @@ def test_directory(tmp_path):
     expect_checkpoint_error(tmp_path)
 
 
+def test_save_to_a_directory_is_named_and_writes_nothing_beside_it(tmp_path, saved):
+    """An OSError (IsADirectoryError), as a periodic save expects of a path that became a folder."""
+    run = relu1d.Run.load(saved[0])
+    target = tmp_path / "runs"
+    target.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"^path: .*runs is a directory; give a file name"):
+        run.save(target)
+    assert os.listdir(tmp_path) == ["runs"] and os.listdir(target) == []
+
+
+@pytest.mark.parametrize("bad", [5, None, ["a.npz"]])
+def test_save_and_load_need_a_path(saved, bad):
+    run = relu1d.Run.load(saved[0])
+    with pytest.raises(TypeError, match=r"^path: expected a file path, got "):
+        run.save(bad)
+    with pytest.raises(TypeError, match=r"^path: expected a file path, got "):
+        relu1d.Run.load(bad)
+    with pytest.raises(TypeError, match=r"^path: expected a file path, got "):
+        relu1d.resume(bad, steps=1)
+
+
 def test_other_format_in_meta(tmp_path, saved):
     arrays, meta = read_checkpoint(saved[0])
     path = tmp_path / "other.npz"

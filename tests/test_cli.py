@@ -150,6 +150,24 @@ def test_main_errors_exit_2_with_message(tmp_path, capsys, argv, needle):
     assert not (tmp_path / "out.npz").exists()
 
 
+@pytest.mark.parametrize(("fmt", "option"), [("csv", "--out"), ("npz", "--out"), ("csv", "--checkpoint"),
+                                             ("npz", "--checkpoint")])
+def test_run_file_never_overwrites_the_data_file(tmp_path, capsys, monkeypatch, fmt, option):
+    data = tmp_path / f"d.{fmt}"
+    if fmt == "csv":
+        data.write_text("0,1\n0.5,2\n1,0\n")
+    else:
+        np.savez(data, x=[0.0, 0.5, 1.0], y=[1.0, 2.0, 0.0])
+    before = data.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    for spelling in (str(data), f"./d.{fmt}"):   # the same file, however it is written
+        rc = main(["train", "--data", str(data), "--steps", "5", option, spelling])
+        captured = capsys.readouterr()
+        assert rc == 2 and f"{option}: " in captured.err and "is the --data file" in captured.err, captured.err
+        assert captured.out == ""
+        assert data.read_bytes() == before
+
+
 @pytest.mark.parametrize("argv", [
     [],
     ["fly"],

@@ -119,6 +119,19 @@ def test_exports_without_optional_packages(short_run, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 # Run.plot: nothing clipped, a title, a log-scale step axis
 
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"log_steps": "yes"}, TypeError, r"^log_steps: expected a bool, got str"),
+    ({"log_steps": 1}, TypeError, r"^log_steps: expected a bool, got int"),
+    ({"axes": 5}, TypeError, r"^axes: expected a pair of matplotlib axes, got int"),
+    ({"axes": np.zeros(2)}, TypeError, r"^axes: expected a pair of matplotlib axes, got ndarray"),
+])
+def test_plot_bad_arguments(short_run, kwargs, error, match):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    with pytest.raises(error, match=match):
+        short_run.plot(**kwargs)
+
+
 def test_plot_layout_title_and_log_steps(short_run, tmp_path):
     mpl = pytest.importorskip("matplotlib")
     mpl.use("Agg")

@@ -325,7 +325,9 @@ def test_the_data_set_is_required():
         ({"margin": -1.0}, ValueError, r"^margin: must be >= 0"),
         ({"directions": "random"}, ValueError, r"^directions: expected None, an int, 'unit' or an array"),
         ({"directions": 0}, ValueError, r"^directions: must be >= 1"),
+        ({"directions": 2**40}, ValueError, r"^directions: 1099511627776 random directions"),
         ({"directions": True}, TypeError, r"^directions: "),
+        ({"directions": 8.0}, TypeError, r"^directions: a count of random directions must be an int, got float"),
         ({"directions": np.ones((2, 5))}, ValueError, r"^directions: expected shape \(k, 13\)"),
         ({"directions": np.zeros(13)}, ValueError, r"^directions: contains an all-zero direction"),
         ({"directions": np.full(13, np.nan)}, ValueError, r"^directions: contains NaN or inf"),
@@ -377,3 +379,15 @@ def test_objective_returning_a_wrong_result(bad, match):
     obj = Wrapped(relu1d.Objective(X, Y), grad=bad)
     with pytest.raises(ValueError, match=r"^objective: grad\(theta\) " + match):
         check_grad(obj, THETA)
+
+
+def test_report_on_many_ties_does_not_call_one_sided_stencils_central():
+    """Knots on all nine data points: every direction is one-sided, and the summary of the kinks
+    beyond the first five says where they are, not that they fell inside central stencils."""
+    x = np.linspace(-1, 1, 9)
+    theta = relu1d.pack(np.ones(9), -x, np.ones(9), 0.0)
+    report = check_grad(relu1d.Objective(x, np.cos(x)), theta)
+    assert report.passed and set(report.schemes) == {"forward"} and len(report.crossings) > 5
+    text = str(report)
+    assert "central stencils" not in text
+    assert f"... and {len(report.crossings) - 5} more data points at or crossing a knot" in text

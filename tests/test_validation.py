@@ -290,6 +290,9 @@ def test_resume_steps_beyond_int64(tmp_path):
     ("x,y\n1,2\n3,4,5\n", "line 3: expected two columns x,y, found 3"),
     ("x,y\n1,2\n3,\n", "line 3: not two numbers"),
     ("x,y\n1,2\nthree,4\n", "line 3: not two numbers"),
+    ("x,y\n1,2\n3,nan\n", r"line 3: y is not a finite number: '3,nan'$"),
+    ("1,2\n-inf,4\n", "line 2: x is not a finite number"),
+    ("1e400,2\n", r"line 1: x is not a finite number: '1e400,2' \(beyond the float64 range"),
 ])
 def test_load_data_bad_csv(tmp_path, content, match):
     path = tmp_path / "d.csv"
@@ -304,6 +307,16 @@ def test_load_data_csv_with_header_comments_and_blank_lines(tmp_path):
     x, y = relu1d.load_data(path)
     np.testing.assert_array_equal(x, [1.5, -3.0])
     np.testing.assert_array_equal(y, [2.0, 0.4])
+
+
+def test_load_data_npz_with_bad_values_names_the_file(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=[0.0, 1.0], y=[1.0, np.nan])
+    with pytest.raises(ValueError, match=r"^data: .*d\.npz: y: contains NaN or inf"):
+        relu1d.load_data(path)
+    np.savez(path, x=[0.0, 1.0], y=[1.0])
+    with pytest.raises(ValueError, match=r"^data: .*d\.npz: y: expected length 2, got 1"):
+        relu1d.load_data(path)
 
 
 @pytest.mark.parametrize("kind", ["directory", "npy", "binary"])
@@ -321,3 +334,11 @@ def test_load_data_not_a_data_file(tmp_path, kind):
         match = "neither a text CSV file nor an npz archive"
     with pytest.raises(ValueError, match="^data: .*" + match):
         relu1d.load_data(path)
+
+
+@pytest.mark.parametrize("rng", [-1, 2**200 * -1])
+def test_negative_seed_names_rng(rng):
+    with pytest.raises(ValueError, match=r"^rng: an integer seed must be >= 0, got -"):
+        relu1d.make_data(10, rng=rng)
+    with pytest.raises(ValueError, match=r"^rng: an integer seed must be >= 0, got -"):
+        relu1d.init_params(3, rng=rng)

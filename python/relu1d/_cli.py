@@ -228,6 +228,10 @@ def run_train(args) -> int:
     else:
         out = checkpoint or output_path(default_out(), "--out")
     if args.data:
+        for option, path in (("--checkpoint", checkpoint), ("--out", args.out and out)):
+            if path and os.path.exists(args.data) and os.path.exists(path) and os.path.samefile(path, args.data):
+                raise UsageError(f"{option}: {path} is the --data file; the run file would overwrite the "
+                                 f"data: give another name, e.g. {os.path.splitext(path)[0]}-run.npz")
         x, y = relu1d.load_data(args.data)
         source = args.data
         data = {"file": os.path.abspath(args.data)}

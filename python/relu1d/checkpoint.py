@@ -31,9 +31,21 @@ class CheckpointWarning(RuntimeWarning):
     """A checkpoint could not be written (e.g. disk full); the run itself goes on."""
 
 
-def write_checkpoint(path, arrays: dict, meta: dict) -> str:
-    """Atomically write ``arrays`` (name -> ndarray) and ``meta`` (JSON-able) to ``path``."""
+def _as_path(path) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path, got {type(path).__name__}")
     path = os.fspath(path)
+    return os.fsdecode(path) if isinstance(path, bytes) else path
+
+
+def write_checkpoint(path, arrays: dict, meta: dict) -> str:
+    """Atomically write ``arrays`` (name -> ndarray) and ``meta`` (JSON-able) to ``path``.
+
+    A missing folder is created; a path that is a directory raises IsADirectoryError (an OSError,
+    like any other failure to write) before anything is written."""
+    path = _as_path(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"path: {path} is a directory; give a file name, e.g. {os.path.join(path, 'run.npz')}")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION)
@@ -122,7 +134,7 @@ def _describe_foreign(head: bytes) -> str:
 
 def read_checkpoint(path):
     """(arrays, meta) from a checkpoint, or CheckpointError saying what is wrong."""
-    path = os.fspath(path)
+    path = _as_path(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"path: no such checkpoint: {path}")
     if os.path.isdir(path):

@@ -3,6 +3,7 @@ CSV or npz files."""
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 
@@ -68,8 +69,11 @@ def load_data(path):
         raise ValueError(f"data: {path} is a single .npy array; save x and y with np.savez(path, x=x, y=y)")
     else:
         x, y = _load_csv(path)
-    x = as_vector(x, "x")
-    y = as_vector(y, "y", length=x.size)
+    try:
+        x = as_vector(x, "x")
+        y = as_vector(y, "y", length=x.size)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"data: {path}: {exc}") from None
     return x, y
 
 
@@ -115,6 +119,10 @@ def _load_csv(path):
                 continue
             raise ValueError(f"data: {path} line {number}: not two numbers: {raw.strip()!r}") from None
         header_allowed = False
+        for name, value, text in zip("xy", values, fields):
+            if not math.isfinite(value):
+                hint = " (beyond the float64 range, about 1.8e308)" if math.isinf(value) and "inf" not in text.lower() else ""
+                raise ValueError(f"data: {path} line {number}: {name} is not a finite number: {raw.strip()!r}{hint}")
         xs.append(values[0])
         ys.append(values[1])
     if not xs:

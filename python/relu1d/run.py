@@ -262,6 +262,12 @@ class Run:
 
         Returns the two matplotlib axes.
         """
+        if not isinstance(log_steps, (bool, np.bool_)):
+            raise TypeError(f"log_steps: expected a bool, got {type(log_steps).__name__}")
+        if axes is not None:
+            pair = list(axes) if isinstance(axes, (list, tuple, np.ndarray)) else []
+            if len(pair) != 2 or not all(hasattr(ax, "semilogy") and hasattr(ax, "set_xscale") for ax in pair):
+                raise TypeError(f"axes: expected a pair of matplotlib axes, got {type(axes).__name__}")
         try:
             import matplotlib.pyplot as plt
         except ImportError:

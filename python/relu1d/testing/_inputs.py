@@ -9,6 +9,7 @@ import numpy as np
 from .._validate import as_float, as_float_array, as_int, as_rng, as_vector
 
 DEFAULT_DIRECTIONS = 8
+MAX_DIRECTION_ENTRIES = 2**28  # k random directions of length d are held as one (k, d) float64 array: 2 GiB at most
 
 
 def data_inputs(source, name: str) -> np.ndarray:
@@ -97,8 +98,14 @@ def parse_directions(directions, d: int):
         return "given", np.eye(d)
     if isinstance(directions, bool):
         raise TypeError("directions: expected None, an int, 'unit' or an array, got bool")
+    if isinstance(directions, numbers.Real) and not isinstance(directions, numbers.Integral):
+        raise TypeError(f"directions: a count of random directions must be an int, got {type(directions).__name__}")
     if isinstance(directions, numbers.Integral):
-        return "random", as_int(directions, "directions", minimum=1)
+        k = as_int(directions, "directions", minimum=1)
+        if k * d > MAX_DIRECTION_ENTRIES:
+            raise ValueError(f"directions: {k} random directions of length {d} would take {8 * k * d / 2**30:.3g} GiB; "
+                             f"ask for at most {MAX_DIRECTION_ENTRIES // d} (each costs calls of the implementation)")
+        return "random", k
     return "given", direction_array(directions, "directions", d)
 
 

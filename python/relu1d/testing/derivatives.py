@@ -170,7 +170,7 @@ class DerivativeCheck:
             lines.append(f"  direction {j}: the knot of neuron {k} is at or crosses the data point x = {xv:.17g} "
                          f"({how})")
         if len(self.crossings) > 5:
-            lines.append(f"  ... and {len(self.crossings) - 5} more kinks inside central stencils")
+            lines.append(f"  ... and {len(self.crossings) - 5} more data points at or crossing a knot")
         return "\n".join(lines)
 
     __str__ = __repr__
