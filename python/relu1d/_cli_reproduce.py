@@ -22,7 +22,7 @@ def add_reproduce_parser(sub):
                     "Runs are kept under OUT/_sweeps: the same command resumes a killed experiment, and "
                     "experiments that share runs (edge, sparsity, regularizer, knot-distance) train them once.")
     r.add_argument("name", choices=list(EXPERIMENTS) + ["all"], help="experiment, or all of them in turn")
-    r.add_argument("--quick", action="store_true", help="small grids and short runs (about a minute each)")
+    r.add_argument("--quick", action="store_true", help="small grids and short runs (a minute or less each)")
     r.add_argument("--out", default="reproduce-out", help="output folder (default reproduce-out)")
     r.add_argument("--workers", type=int, help="threads of the sweeps (default: the CPUs available)")
     r.add_argument("--scale", type=float, default=1.0,
