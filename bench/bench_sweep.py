@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -28,17 +27,6 @@ import numpy as np
 
 import relu1d
 from relu1d.sweep import expand_grid
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def grid(args):
@@ -112,7 +100,7 @@ def main(argv=None) -> int:
     relu1d.sweep({"n": 5, "width": 2, "steps": 10}, progress=False)  # warm-up: lazy imports
     runs = len(expand_grid(g))
     print(f"# {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
-    print(f"# cpu: {cpu_name()}, {os.cpu_count()} cores; relu1d {relu1d.__version__}, numpy {np.__version__}")
+    print(f"# cpu: {relu1d.info()['cpu']}, {os.cpu_count()} cores; relu1d {relu1d.__version__}, numpy {np.__version__}")
     print(f"# {runs} runs: n = {args.n}, width = {args.width}, {args.steps:,} steps each (sharpness every "
           f"{10 * max(1, args.steps // 10_000)} steps, train's default), lr in {g['lr'][0]}..{g['lr'][-1]}")
     results = []
