@@ -76,3 +76,23 @@ def extreme_problems(max_n: int = 12, max_width: int = 4):
         return x, y, theta
 
     return build()
+
+
+class Mutant:
+    """relu1d's Objective with its gradient or HVP deliberately corrupted: ``grad(theta, g)`` and
+    ``hvp(theta, u, hu)`` receive the exact result and return the corrupted one."""
+
+    def __init__(self, obj, grad=None, hvp=None):
+        self.obj, self.x_sorted, self.y_sorted = obj, obj.x_sorted, obj.y_sorted
+        self._grad, self._hvp = grad, hvp
+
+    def loss(self, theta):
+        return self.obj.loss(theta)
+
+    def grad(self, theta):
+        g = self.obj.grad(theta)
+        return g if self._grad is None else self._grad(theta, g)
+
+    def hvp(self, theta, u):
+        hu = self.obj.hvp(theta, u)
+        return hu if self._hvp is None else self._hvp(theta, u, hu)

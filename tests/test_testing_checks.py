@@ -9,6 +9,7 @@ import pytest
 
 import relu1d
 import relu1d.testing as rt
+from helpers import Mutant
 from relu1d.testing import (
     DerivativeCheck,
     assert_grad_close,
@@ -21,28 +22,6 @@ RNG = np.random.default_rng(42)
 X = RNG.uniform(-1, 1, 30)
 Y = np.cos(2 * X)
 THETA = relu1d.init_params(4, rng=7)
-
-
-class Wrapped:
-    """A duck-typed objective whose derivatives can be deliberately corrupted."""
-
-    def __init__(self, obj, grad=None, hvp=None):
-        self.obj = obj
-        self.x_sorted = obj.x_sorted
-        self.y_sorted = obj.y_sorted
-        self._grad = grad
-        self._hvp = hvp
-
-    def loss(self, theta):
-        return self.obj.loss(theta)
-
-    def grad(self, theta):
-        g = self.obj.grad(theta)
-        return g if self._grad is None else self._grad(theta, g)
-
-    def hvp(self, theta, u):
-        hu = self.obj.hvp(theta, u)
-        return hu if self._hvp is None else self._hvp(theta, u, hu)
 
 
 def test_module_exports():
@@ -114,7 +93,7 @@ def test_fixed_step_and_extra_tolerances():
     report = check_grad(obj, THETA, h=1e-4, atol=1e-12, rtol=1e-10)
     assert report.passed and report.h == 1e-4 and np.all(report.steps == 1e-4)
     assert "h=0.0001" in repr(report) and "atol=1e-12" in repr(report)
-    wrong = Wrapped(obj, grad=lambda t, g: g * (1 + 1e-6))
+    wrong = Mutant(obj, grad=lambda t, g: g * (1 + 1e-6))
     assert not check_grad(wrong, THETA).passed
     assert check_grad(wrong, THETA, rtol=1e-5).passed  # the extra tolerance hides it, as asked
 
@@ -124,7 +103,7 @@ def test_fixed_step_and_extra_tolerances():
 
 
 def test_wrong_gradient_fails_with_the_direction_and_the_bound():
-    obj = Wrapped(relu1d.Objective(X, Y), grad=lambda t, g: (1 + 1e-9) * g)
+    obj = Mutant(relu1d.Objective(X, Y), grad=lambda t, g: (1 + 1e-9) * g)
     report = check_grad(obj, THETA, directions=10)
     assert not report.passed and report.n_failed >= 1
     assert report.max_rel_error == pytest.approx(1e-9, rel=0.01)
@@ -139,7 +118,7 @@ def test_gradient_wrong_in_one_coordinate_fails_exactly_there():
         g[[1, 5]] = g[[5, 1]]
         return g
 
-    report = check_grad(Wrapped(relu1d.Objective(X, Y), grad=swap), THETA, directions="unit")
+    report = check_grad(Mutant(relu1d.Objective(X, Y), grad=swap), THETA, directions="unit")
     assert not report.passed
     assert set(np.flatnonzero(report.failed)) == {1, 5}
 
@@ -152,11 +131,11 @@ def test_wrong_hvp_names_the_worst_component():
         hu[2 * 4 + 2] += 1e-9 * np.abs(hu).max()
         return hu
 
-    report = check_hvp(Wrapped(obj, hvp=off_in_v2), THETA)
+    report = check_hvp(Mutant(obj, hvp=off_in_v2), THETA)
     assert not report.passed and report.n_failed == report.n_directions
     assert "worst component 10 (v[2])" in repr(report)
     with pytest.raises(AssertionError, match="Hessian-vector product check failed"):
-        assert_hvp_close(Wrapped(obj, hvp=off_in_v2), THETA)
+        assert_hvp_close(Mutant(obj, hvp=off_in_v2), THETA)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -376,7 +355,7 @@ def test_check_hvp_u_arguments():
 @pytest.mark.parametrize(("bad", "match"), [(lambda t, g: g[:-1], r"returned shape \(12,\), expected \(13,\)"),
                                             (lambda t, g: "nope", r"returned something that is not an array")])
 def test_objective_returning_a_wrong_result(bad, match):
-    obj = Wrapped(relu1d.Objective(X, Y), grad=bad)
+    obj = Mutant(relu1d.Objective(X, Y), grad=bad)
     with pytest.raises(ValueError, match=r"^objective: grad\(theta\) " + match):
         check_grad(obj, THETA)
 

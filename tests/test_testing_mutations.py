@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference as ref
+from helpers import Mutant
 import relu1d
 from relu1d.testing import check_grad, check_hvp, compare_to_exact, problems
 
@@ -68,25 +69,6 @@ def relu_prime_zero_is_one(x, y, theta):
     extra[:m] = v * (tied.T @ (r * x)) / x.size
     extra[m:2 * m] = v * (tied.T @ r) / x.size
     return extra
-
-
-class Mutant:
-    """relu1d's Objective with its gradient or HVP corrupted."""
-
-    def __init__(self, obj, grad=None, hvp=None):
-        self.obj, self.x_sorted, self.y_sorted = obj, obj.x_sorted, obj.y_sorted
-        self._grad, self._hvp = grad, hvp
-
-    def loss(self, theta):
-        return self.obj.loss(theta)
-
-    def grad(self, theta):
-        g = self.obj.grad(theta)
-        return g if self._grad is None else self._grad(theta, g)
-
-    def hvp(self, theta, u):
-        hu = self.obj.hvp(theta, u)
-        return hu if self._hvp is None else self._hvp(theta, u, hu)
 
 
 def is_a_change(mutated, original):
