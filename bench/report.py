@@ -225,7 +225,7 @@ def plot(path: str, results: dict) -> str | None:
         for m, t, n in other:
             ax.plot([m], [t], "s", color=color, label=None if grid else LABELS[name])
             if name == "fast":
-                ax.annotate(f"n={n:,}", (m, t), fontsize=6, textcoords="offset points", xytext=(4, -8))
+                ax.annotate(f"n={n:,}", (m, t), fontsize=6, textcoords="offset points", xytext=(-4, -9), ha="right")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("m (neurons)")
