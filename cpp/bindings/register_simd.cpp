@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "common.hpp"
+#include "relu1d/parallel.hpp"
 #include "relu1d/simd.hpp"
 
 namespace relu1d::bindings {
@@ -27,7 +28,34 @@ void register_simd(py::module_& m) {
             return out;
         },
         "How the compiled core was built: build ('native' or 'portable'), compiler, flags, baseline_isa.");
-    m.def("default_threads", &default_threads, "The thread count that threads=None resolves to.");
+    m.def("default_threads", &default_threads,
+          "The most threads that threads=None allows (the CPUs available); each loop uses one per parallel_grain() "
+          "neurons at most.");
+    m.def("parallel_grain", &parallel_grain, "Neurons per thread below which the fast kernel's loops use fewer threads.");
+    m.def(
+        "set_parallel_grain",
+        [](long long items) {
+            if (items < 1) throw py::value_error("items: must be >= 1");
+            const std::size_t before = parallel_grain();
+            set_parallel_grain(static_cast<std::size_t>(items));
+            return before;
+        },
+        py::arg("items"),
+        "Set parallel_grain() for the process (tests lower it to thread small problems; the results never depend "
+        "on it); returns the previous value.");
+    m.def("scatter_block_min", &scatter_block_min,
+          "Neurons per block (at least) of the fast kernel's scatter into slots: sets the order of additions.");
+    m.def(
+        "set_scatter_block_min",
+        [](long long neurons) {
+            if (neurons < 1) throw py::value_error("neurons: must be >= 1");
+            const std::size_t before = scatter_block_min();
+            set_scatter_block_min(static_cast<std::size_t>(neurons));
+            return before;
+        },
+        py::arg("neurons"),
+        "Set scatter_block_min() for the process (tests lower it to exercise the blocked scatter on small "
+        "problems); returns the previous value. Results depend on it, never on the threads.");
 }
 
 }  // namespace relu1d::bindings

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 
@@ -117,6 +119,19 @@ void scatter_pairs(std::size_t m, const std::size_t* __restrict slot, const doub
     }
 }
 
+// d[q] += t[q], t[q] = 0 for q in [lo, hi), and used[q / 2] |= tu[q / 2], tu[q / 2] = 0 (q even).
+void merge_table(double* __restrict d, double* __restrict t, char* __restrict used, char* __restrict tu,
+                 std::size_t lo, std::size_t hi) {
+    for (std::size_t q = lo; q < hi; ++q) {
+        d[q] += t[q];
+        t[q] = 0.0;
+    }
+    for (std::size_t q = lo / 2; q < hi / 2; ++q) {
+        used[q] |= tu[q];
+        tu[q] = 0;
+    }
+}
+
 // Pass 2 of FastKernel::locate: the neurons flagged by pass 1 (boundary moved by more than one
 // point, or w == 0), each settled by settle_one.
 void settle_moved(std::size_t m, std::size_t n, const double* x, const double* w, const double* b,
@@ -127,7 +142,8 @@ void settle_moved(std::size_t m, std::size_t n, const double* x, const double* w
 
 }  // namespace
 
-FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::move(data)) {
+FastKernel::FastKernel(std::shared_ptr<const SortedData> data, int threads)
+    : Kernel(std::move(data)), threads_(resolve_threads(threads)) {
     const std::size_t n = data_->n();
     dAB_.assign(2 * (2 * n + 2), 0.0);
     suffix_.assign(4 * (n + 1), 0.0);
@@ -144,6 +160,61 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data) : Kernel(std::mov
 }
 
 FastKernel::~FastKernel() = default;
+
+template <class Body>
+void FastKernel::split(std::size_t items, unsigned parts, Body&& body) {
+    if (parts <= 1) {
+        body(0u, std::size_t{0}, items);
+        return;
+    }
+    if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
+    const std::function<void(std::size_t)> task = [&](std::size_t t) {
+        body(static_cast<unsigned>(t), items * t / parts, items * (t + 1) / parts);
+    };
+    pool_->run(parts, task);
+}
+
+void FastKernel::scatter(const std::size_t* slot, const double* ab, std::size_t count, const std::size_t* index,
+                         bool skip_wild) {
+    const std::size_t slots = 2 * data_->n() + 2, B = scatter_block();
+    const double limit = coef_limit();
+    auto add = [&](std::size_t lo, std::size_t hi, double* d, char* used) {
+        if (skip_wild) scatter_pairs<true>(hi - lo, slot + lo, ab + 2 * lo, d, used, coef_scale_, limit);
+        else scatter_pairs<false>(hi - lo, slot + lo, ab + 2 * lo, d, used, coef_scale_, limit);
+    };
+    const std::size_t blocks = (m_ + B - 1) / B;
+    if (blocks <= 1) {
+        add(0, count, dAB_.data(), used_.data());
+        return;
+    }
+    // block j: the neurons with index in [j B, (j + 1) B), at [bounds_[j], bounds_[j + 1]) here
+    bounds_.resize(blocks + 1);
+    for (std::size_t j = 0; j <= blocks; ++j)
+        bounds_[j] = index == nullptr ? std::min(j * B, count)
+                                      : static_cast<std::size_t>(std::lower_bound(index, index + count, j * B) - index);
+    if (tables_.size() < blocks - 1) {
+        tables_.resize(blocks - 1);
+        table_used_.resize(blocks - 1);
+    }
+    for (std::size_t j = 0; j + 1 < blocks; ++j) {
+        tables_[j].resize(2 * slots, 0.0);
+        table_used_[j].resize(slots, 0);
+    }
+    const unsigned parts = parts_for(count);
+    split(blocks, parts > 1 ? static_cast<unsigned>(blocks) : 1u, [&](unsigned, std::size_t j0, std::size_t j1) {
+        for (std::size_t j = j0; j < j1; ++j)
+            add(bounds_[j], bounds_[j + 1], j == 0 ? dAB_.data() : tables_[j - 1].data(),
+                j == 0 ? used_.data() : table_used_[j - 1].data());
+    });
+    // the blocks' sums added in block order, every table whole (also where a block is empty)
+    const std::size_t groups = (slots + 63) / 64;  // 64 slots: whole cache lines of used_
+    split(groups, parts > 1 ? static_cast<unsigned>(std::min<std::size_t>(groups, 4 * parts)) : 1u,
+          [&](unsigned, std::size_t g0, std::size_t g1) {
+              const std::size_t lo = 2 * 64 * g0, hi = 2 * std::min(64 * g1, slots);
+              for (std::size_t j = 0; j + 1 < blocks; ++j)
+                  merge_table(dAB_.data(), tables_[j].data(), used_.data(), table_used_[j].data(), lo, hi);
+          });
+}
 
 void FastKernel::locate(const Params& p) {
     mirror_theta_ = nullptr;  // a new prepare: the mirror (if any) is dropped, not written back
@@ -200,15 +271,25 @@ double FastKernel::descend(double eta, double* theta) {
     g2_.resize(live);
     const auto step_neurons = detail::simd_loops().descend_neurons;  // the SIMD path in use
     // the step and the boundaries at the new parameters, then the forward pass
+    // (each neuron on its own: any split into parts gives the same bits)
+    // (parts_for(live) threads take blocks in turn: a thread that starts late takes fewer)
+    const unsigned parts = parts_for(live) > 1 ? 4 * parts_for(live) : 1;
+    part_wild_.assign(parts, 0);
+    split(live, parts, [&](unsigned t, std::size_t lo, std::size_t hi) {
+        std::size_t wild = 0;
+        if (step_neurons(hi - lo, n, inv_n, eta, lw_.data() + lo, lb_.data() + lo, lv_.data() + lo, lslot_.data() + lo,
+                         Ur_.data(), xpad_.data(), g2_.data() + lo, ab_.data() + 2 * lo, coef_scale_, coef_limit(),
+                         wild) > 0)
+            settle_moved(hi - lo, n, data_->x(), lw_.data() + lo, lb_.data() + lo, lslot_.data() + lo);
+        part_wild_[t] = wild;
+    });
     std::size_t wild = 0;
-    if (step_neurons(live, n, inv_n, eta, lw_.data(), lb_.data(), lv_.data(), lslot_.data(), Ur_.data(), xpad_.data(),
-                     g2_.data(), ab_.data(), coef_scale_, coef_limit(), wild) > 0)
-        settle_moved(live, n, data_->x(), lw_.data(), lb_.data(), lslot_.data());
+    for (std::size_t c : part_wild_) wild += c;
     mirror_dirty_ = true;
     const double gc = rsum_ / static_cast<double>(n);
     theta[3 * m] = theta[3 * m] - eta * gc;
     theta_ = theta;
-    psum_ = evaluate<true>(theta[3 * m], ab_.data(), lw_.data(), lb_.data(), lv_.data(), lslot_.data(), live,
+    psum_ = evaluate<true>(theta[3 * m], ab_.data(), lw_.data(), lb_.data(), lv_.data(), lslot_.data(), live, live_.data(),
                            r_.data(), Ur_.data(), wild);
     rsum_ = psum_;
     sums_stale_ = true;
@@ -217,17 +298,18 @@ double FastKernel::descend(double eta, double* theta) {
 }
 
 void FastKernel::linear_sweep(const double* ab, double c0, double* s) {
-    psum_ = evaluate<false>(c0, ab, nullptr, nullptr, nullptr, slot_.data(), m_, s, Ut_.data());
+    psum_ = evaluate<false>(c0, ab, nullptr, nullptr, nullptr, slot_.data(), m_, nullptr, s, Ut_.data());
 }
 
 void FastKernel::forward(const Params& p, double* r) {
     products(p.m, p.w, p.b, p.v, ab_.data());
-    psum_ = evaluate<true>(p.c, ab_.data(), p.w, p.b, p.v, slot_.data(), p.m, r, Ur_.data());
+    psum_ = evaluate<true>(p.c, ab_.data(), p.w, p.b, p.v, slot_.data(), p.m, nullptr, r, Ur_.data());
 }
 
 template <bool kResidual>
 double FastKernel::evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
-                            const std::size_t* slot, std::size_t count, double* s, double* U, std::size_t wild) {
+                            const std::size_t* slot, std::size_t count, const std::size_t* index, double* s,
+                            double* U, std::size_t wild) {
     // Every running sum below covers only points or neurons that are active where it is used.
     // The coefficient sums add a neuron where its active set starts (forwards for suffixes,
     // backwards for prefixes). The data between two consecutive boundaries in use (a segment)
@@ -240,8 +322,7 @@ double FastKernel::evaluate(double c0, const double* ab, const double* w, const 
     const bool segments = segment_ratio_ > 0 && segment_ratio_ * count < n;
     const double limit = coef_limit();
     if (wild == kUncounted) wild = count_wild(count, ab, coef_scale_, limit);
-    if (wild > 0) scatter_pairs<true>(count, slot, ab, dAB_.data(), used_.data(), coef_scale_, limit);
-    else scatter_pairs<false>(count, slot, ab, dAB_.data(), used_.data(), coef_scale_, limit);
+    scatter(slot, ab, count, index, wild > 0);
     if (segments) {
         sweep_segments<kResidual>(c0, s, slot, count);
     } else {
@@ -433,8 +514,12 @@ double FastKernel::transpose_product(const double* s, const double* u, double* o
     (void)s;
     const std::size_t m = m_;
     const double* th = theta_;
-    assemble_hvp_slots(m, 1.0 / static_cast<double>(data_->n()), th, th + m, th + 2 * m, u, u + m, u + 2 * m,
-                       S0_.data(), S1_.data(), slot_.data(), Ut_.data(), out, out + m, out + 2 * m);
+    const double inv_n = 1.0 / static_cast<double>(data_->n());
+    split(m, parts_for(m) > 1 ? 4 * parts_for(m) : 1, [&](unsigned, std::size_t lo, std::size_t hi) {
+        assemble_hvp_slots(hi - lo, inv_n, th + lo, th + m + lo, th + 2 * m + lo, u + lo, u + m + lo, u + 2 * m + lo,
+                           S0_.data() + lo, S1_.data() + lo, slot_.data() + lo, Ut_.data(), out + lo, out + m + lo,
+                           out + 2 * m + lo);
+    });
     return psum_;
 }
 
@@ -463,43 +548,59 @@ void FastKernel::hessian(double* H) {
     const detail::IntervalMoments& M = *moments_;
     std::vector<char> tame(m);
     for (std::size_t k = 0; k < m; ++k) tame[k] = tame_value(p.w[k]) && tame_value(p.b[k]) && tame_value(p.v[k]);
-    for (std::size_t q = 0; q < d * d; ++q) H[q] = 0.0;
+    std::fill(H, H + d * d, 0.0);
+    // the pairs (j, k >= j) by blocks of rows j, handed out in order (row j costs m - j pairs);
+    // each pair writes its own entries
     auto set = [&](std::size_t a, std::size_t b, double val) { H[a * d + b] = H[b * d + a] = val; };
-    for (std::size_t j = 0; j < m; ++j) {
-        const double wj = p.w[j], bj = p.b[j], vj = p.v[j];
-        for (std::size_t k = j; k < m; ++k) {
-            const std::size_t a = std::max(interval_lo(j), interval_lo(k));
-            const std::size_t b = std::min(interval_hi(j), interval_hi(k));
-            if (a >= b) continue;
-            const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
-            // G[3 r + c]: sum over [a, b) of J_r(j) J_c(k), r, c in (w, b, v)
-            double G[9];
-            if (tame[j] && tame[k] && M.tame(a, b)) {
-                double Sx, Sxx;
-                M.range(a, b, Sx, Sxx);
-                const double S1 = static_cast<double>(b - a);
-                const double vv = vj * vk;
-                G[0] = vv * Sxx;
-                G[1] = vv * Sx;
-                G[3] = vv * Sx;
-                G[4] = vv * S1;
-                G[2] = vj * (wk * Sxx + bk * Sx);
-                G[6] = vk * (wj * Sxx + bj * Sx);
-                G[5] = vj * (wk * Sx + bk * S1);
-                G[7] = vk * (wj * Sx + bj * S1);
-                G[8] = wj * wk * Sxx + (wj * bk + bj * wk) * Sx + bj * bk * S1;
-            } else {
-                for (double& g : G) g = 0.0;
-                for (std::size_t i = a; i < b; ++i) {
-                    const double Jj[3] = {vj * x[i], vj, wj * x[i] + bj};
-                    const double Jk[3] = {vk * x[i], vk, wk * x[i] + bk};
-                    for (int r = 0; r < 3; ++r)
-                        for (int c = 0; c < 3; ++c) G[3 * r + c] += Jj[r] * Jk[c];
+    auto rows = [&](std::size_t j0, std::size_t j1) {
+        for (std::size_t j = j0; j < j1; ++j) {
+            const double wj = p.w[j], bj = p.b[j], vj = p.v[j];
+            for (std::size_t k = j; k < m; ++k) {
+                const std::size_t a = std::max(interval_lo(j), interval_lo(k));
+                const std::size_t b = std::min(interval_hi(j), interval_hi(k));
+                if (a >= b) continue;
+                const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
+                // G[3 r + c]: sum over [a, b) of J_r(j) J_c(k), r, c in (w, b, v)
+                double G[9];
+                if (tame[j] && tame[k] && M.tame(a, b)) {
+                    double Sx, Sxx;
+                    M.range(a, b, Sx, Sxx);
+                    const double S1 = static_cast<double>(b - a);
+                    const double vv = vj * vk;
+                    G[0] = vv * Sxx;
+                    G[1] = vv * Sx;
+                    G[3] = vv * Sx;
+                    G[4] = vv * S1;
+                    G[2] = vj * (wk * Sxx + bk * Sx);
+                    G[6] = vk * (wj * Sxx + bj * Sx);
+                    G[5] = vj * (wk * Sx + bk * S1);
+                    G[7] = vk * (wj * Sx + bj * S1);
+                    G[8] = wj * wk * Sxx + (wj * bk + bj * wk) * Sx + bj * bk * S1;
+                } else {
+                    for (double& g : G) g = 0.0;
+                    for (std::size_t i = a; i < b; ++i) {
+                        const double Jj[3] = {vj * x[i], vj, wj * x[i] + bj};
+                        const double Jk[3] = {vk * x[i], vk, wk * x[i] + bk};
+                        for (int r = 0; r < 3; ++r)
+                            for (int c = 0; c < 3; ++c) G[3 * r + c] += Jj[r] * Jk[c];
+                    }
                 }
+                for (std::size_t r = 0; r < 3; ++r)
+                    for (std::size_t c = 0; c < 3; ++c) set(r * m + j, c * m + k, G[3 * r + c] / nn);
             }
-            for (std::size_t r = 0; r < 3; ++r)
-                for (std::size_t c = 0; c < 3; ++c) set(r * m + j, c * m + k, G[3 * r + c] / nn);
         }
+    };
+    constexpr std::size_t kRows = 8;
+    const std::size_t row_blocks = (m + kRows - 1) / kRows;
+    const unsigned parts = parts_for(m * (m + 1) / 16);
+    if (parts <= 1) {
+        rows(0, m);
+    } else {
+        if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
+        const std::function<void(std::size_t)> task = [&](std::size_t blk) {
+            rows(blk * kRows, std::min(m, (blk + 1) * kRows));
+        };
+        pool_->run(row_blocks, task);
     }
     const std::size_t ic = 3 * m;
     for (std::size_t k = 0; k < m; ++k) {

@@ -87,7 +87,7 @@ KernelKind parse_kernel_kind(const std::string& name) {
 
 std::unique_ptr<Kernel> make_kernel(KernelKind kind, std::shared_ptr<const SortedData> data, int threads) {
     if (kind == KernelKind::dense) return std::make_unique<DenseKernel>(std::move(data), threads);
-    return std::make_unique<FastKernel>(std::move(data));
+    return std::make_unique<FastKernel>(std::move(data), threads);
 }
 
 void Kernel::resize(std::size_t m) {

@@ -100,7 +100,9 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, Records&
     };
     std::size_t cursor = 0;
     const std::int64_t end = step_ + max_steps;
-    double loss = kernel_->prepare(theta_.data(), dim);
+    // the kernel is prepared at theta_ (by the constructor, the last descend or step_back_to): no
+    // new forward pass per call, which at large m would cost about a step per chunk
+    double loss = kernel_->loss();
     while (step_ < end) {
         last_loss_ = loss;
         if (!std::isfinite(loss) || (opt.max_loss > 0.0 && loss > opt.max_loss)) {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'build_info', 'default_threads', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'set_simd_path', 'simd_path', 'simd_path_names', 'simd_paths_available', 'theta_width', 'weighted_tv1']
+__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'build_info', 'default_threads', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'parallel_grain', 'scatter_block_min', 'set_parallel_grain', 'set_scatter_block_min', 'set_simd_path', 'simd_path', 'simd_path_names', 'simd_paths_available', 'theta_width', 'weighted_tv1']
 class LanczosOptions:
     """
     Options of the Lanczos eigensolver.
@@ -144,7 +144,7 @@ def build_info() -> dict:
     """
 def default_threads() -> int:
     """
-    The thread count that threads=None resolves to.
+    The most threads that threads=None allows (the CPUs available); each loop uses one per parallel_grain() neurons at most.
     """
 def effective_knots(x_sorted: typing.Any, theta: typing.Any, rel_tol: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> dict:
     """
@@ -169,6 +169,22 @@ def history_columns() -> list:
 def merged_knots(theta: typing.Any) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64]]:
     """
     Distinct knots (ascending) and their summed slope jumps; zero sums dropped.
+    """
+def parallel_grain() -> int:
+    """
+    Neurons per thread below which the fast kernel's loops use fewer threads.
+    """
+def scatter_block_min() -> int:
+    """
+    Neurons per block (at least) of the fast kernel's scatter into slots: sets the order of additions.
+    """
+def set_parallel_grain(items: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    Set parallel_grain() for the process (tests lower it to thread small problems; the results never depend on it); returns the previous value.
+    """
+def set_scatter_block_min(neurons: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    Set scatter_block_min() for the process (tests lower it to exercise the blocked scatter on small problems); returns the previous value. Results depend on it, never on the threads.
     """
 def set_simd_path(name: str) -> str:
     """

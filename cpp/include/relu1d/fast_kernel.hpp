@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "relu1d/kernel.hpp"
+#include "relu1d/parallel.hpp"
 
 namespace relu1d {
 
@@ -19,9 +20,18 @@ class IntervalMoments;
 // for a suffix), and the Hessian's entries are interval moments. Every output is accurate to a
 // small multiple of eps times the sum of |terms| over the data the neuron sees, whatever the
 // magnitudes of the points outside its active set.
+//
+// Threads: the per-neuron loops (the GD step, the HVP's assembly) split the neurons into
+// contiguous parts, one per thread; the scatter of coefficients into the slots splits the slots
+// into ranges, each thread adding the neurons of its range in neuron order; the full Hessian
+// splits its rows. Every output is computed by the same operations in the same order whatever
+// the split, so the results are bit-identical for any thread count. A loop uses at most one
+// thread per parallel_grain() neurons (small problems stay on one thread); the O(n) sweeps run
+// on one thread.
 class FastKernel final : public Kernel {
 public:
-    explicit FastKernel(std::shared_ptr<const SortedData> data);
+    // threads: at most this many (0: the CPUs available to the process).
+    explicit FastKernel(std::shared_ptr<const SortedData> data, int threads = 1);
     ~FastKernel() override;
     void hessian(double* H) override;
     std::size_t knots_inside() override;
@@ -56,7 +66,7 @@ private:
     static constexpr std::size_t kUncounted = ~std::size_t{0};
     template <bool kResidual>
     double evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
-                    const std::size_t* slot, std::size_t count, double* s, double* U,
+                    const std::size_t* slot, std::size_t count, const std::size_t* index, double* s, double* U,
                     std::size_t wild = kUncounted);
     // The bound on |alpha| max(1, |x|) + |beta| beyond which a neuron's coefficients are wild.
     double coef_limit() const { return 0x1p1020 / static_cast<double>(m_ + 1); }
@@ -78,6 +88,30 @@ private:
     double slot_sums(double* U) const;
     // Copy the live neurons of theta (non-empty active set) into the mirror.
     void build_mirror(double* theta);
+    // body(t, lo, hi) for t < parts over contiguous parts [lo, hi) of [0, items), on the pool
+    // (parts may exceed the threads: they take parts in turn).
+    template <class Body>
+    void split(std::size_t items, unsigned parts, Body&& body);
+    // The parts for a loop over `items` neurons (threads_for: one per parallel_grain()).
+    unsigned parts_for(std::size_t items) const { return threads_for(items, threads_); }
+    // dAB_ and used_ from the coefficients (ab[2 k], ab[2 k + 1]) of neuron k at its slot[k]: each
+    // slot's plain sum of its neurons' coefficients. With more than scatter_block() neurons, the
+    // neurons are cut into blocks by their index in theta (index[k]; null: k), each block sums
+    // into its own table (in parallel), and the tables are added into dAB_ in block order: each
+    // slot's sum has the same terms in the same order for any thread count, and the same in the
+    // GD step (live neurons only) as in a new prepare.
+    void scatter(const std::size_t* slot, const double* ab, std::size_t count, const std::size_t* index,
+                 bool skip_wild);
+    // Neurons per block of scatter: at least scatter_block_min(), and 4 (n + 1), so that adding up
+    // the tables (2 (2n + 2) doubles each) costs at most one streamed double per neuron.
+    std::size_t scatter_block() const { return std::max(scatter_block_min(), 4 * (data_->n() + 1)); }
+    std::vector<std::size_t> bounds_;             // scatter: where each block starts
+    std::vector<std::vector<double>> tables_;     // scatter: blocks 1, 2, ..: their slot sums (zeros between sweeps)
+    std::vector<std::vector<char>> table_used_;   // scatter: and their slots in use
+
+    unsigned threads_;
+    std::unique_ptr<WorkerPool> pool_;     // made on the first threaded loop
+    std::vector<std::size_t> part_wild_;   // descend: the wild neurons of each part
 
     // 1: neuron k is active on a prefix [0, q_k) (w < 0); 0: on a suffix [q_k, n).
     bool is_prefix(std::size_t k) const { return slot_[k] > data_->n(); }

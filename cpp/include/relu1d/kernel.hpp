@@ -98,8 +98,8 @@ private:
     void resize(std::size_t m);
 };
 
-// The kernel of that kind on the data (threads: DenseKernel's worker count, 0 = all cores; the
-// fast kernel runs on one thread).
+// The kernel of that kind on the data, with at most `threads` threads (0: the CPUs available to
+// the process; each loop uses fewer where its size does not pay for them).
 std::unique_ptr<Kernel> make_kernel(KernelKind kind, std::shared_ptr<const SortedData> data, int threads);
 
 }  // namespace relu1d

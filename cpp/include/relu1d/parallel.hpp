@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -78,6 +80,51 @@ void parallel_for(std::size_t nblocks, unsigned threads, Body&& body) {
     for (auto& th : pool) th.join();
     if (!refused.empty()) throw std::runtime_error(refused);
     if (error) std::rethrow_exception(error);
+}
+
+// A fixed set of threads for the many short parallel loops of one kernel (a GD step has several:
+// starting threads for each would cost more than the loop at m = 1e5). run() hands out blocks
+// [0, nblocks) to the calling thread and size() - 1 workers, which wait between calls (spinning a
+// few microseconds first, then asleep). Not reentrant: one run() at a time.
+class WorkerPool {
+public:
+    // std::runtime_error (Python: RuntimeError) if the system refuses a thread.
+    explicit WorkerPool(unsigned threads);
+    ~WorkerPool();
+    WorkerPool(const WorkerPool&) = delete;
+    WorkerPool& operator=(const WorkerPool&) = delete;
+    unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+    // body(block) for every block, each once; rethrows the first exception a block threw (the
+    // other blocks still run or are skipped; the call returns when no thread is in body).
+    void run(std::size_t nblocks, const std::function<void(std::size_t)>& body);
+
+private:
+    struct State;
+    void work();         // take blocks until none are left
+    void worker_main();  // a worker: wait for a call, work, repeat
+    void shutdown();     // stop and join the workers
+    std::unique_ptr<State> state_;
+    std::vector<std::thread> workers_;
+};
+
+// Neurons (or data points) per thread below which the fast kernel's loops use fewer threads
+// (default 16384; the results never depend on it). Set for the process: tests lower it to run
+// the threaded loops on small problems.
+std::size_t parallel_grain();
+void set_parallel_grain(std::size_t items);
+
+// Neurons per block below which FastKernel's scatter of coefficients into slots uses one table
+// (default 8192). Unlike the grain, the block size sets the order of additions (each block sums
+// into its own table, the tables are added in block order), so results depend on it, never on the
+// threads. Tests lower it to check that results do not depend on the threads.
+std::size_t scatter_block_min();
+void set_scatter_block_min(std::size_t neurons);
+
+// The threads for `items` independent items on a kernel allowed `threads`: at most one per
+// parallel_grain() items, at least 1.
+inline unsigned threads_for(std::size_t items, unsigned threads) {
+    const std::size_t grain = std::max<std::size_t>(parallel_grain(), 1);
+    return static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(threads, items / grain)));
 }
 
 }  // namespace relu1d

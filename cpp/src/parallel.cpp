@@ -1,0 +1,134 @@
+// WorkerPool and the parallel grain (relu1d/parallel.hpp).
+#include "relu1d/parallel.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define RELU1D_PAUSE() _mm_pause()
+#else
+#define RELU1D_PAUSE() std::this_thread::yield()
+#endif
+
+namespace relu1d {
+
+namespace {
+std::atomic<std::size_t> g_parallel_grain{16384};
+std::atomic<std::size_t> g_scatter_block_min{8192};
+// a worker spins this long for the next call before it sleeps: the loops of one GD step follow
+// each other within microseconds, and waking a sleeping thread costs tens of microseconds
+constexpr std::chrono::microseconds kSpin{200};
+}  // namespace
+
+std::size_t parallel_grain() { return g_parallel_grain.load(std::memory_order_relaxed); }
+void set_parallel_grain(std::size_t items) { g_parallel_grain.store(items, std::memory_order_relaxed); }
+std::size_t scatter_block_min() { return g_scatter_block_min.load(std::memory_order_relaxed); }
+void set_scatter_block_min(std::size_t neurons) { g_scatter_block_min.store(neurons, std::memory_order_relaxed); }
+
+struct WorkerPool::State {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::atomic<std::size_t> generation{0};  // bumped by each run(); workers join the newest
+    std::atomic<std::size_t> next{0};        // next block to hand out
+    std::atomic<std::size_t> busy{0};        // workers still inside the current call
+    std::size_t nblocks = 0;
+    const std::function<void(std::size_t)>* body = nullptr;
+    std::exception_ptr error;
+    std::atomic<bool> failed{false};
+    bool stop = false;
+};
+
+WorkerPool::WorkerPool(unsigned threads) : state_(std::make_unique<State>()) {
+    const unsigned extra = threads > 1 ? threads - 1 : 0;
+    workers_.reserve(extra);
+    for (unsigned t = 0; t < extra; ++t) {
+        try {
+            workers_.emplace_back([this] { worker_main(); });
+        } catch (const std::system_error& e) {
+            const std::string why = "threads: the system refused to start thread " + std::to_string(t + 2) + " of " +
+                                    std::to_string(threads) + " (" + e.what() + "); ask for fewer threads";
+            shutdown();  // join those already started
+            throw std::runtime_error(why);
+        }
+    }
+}
+
+WorkerPool::~WorkerPool() { shutdown(); }
+
+void WorkerPool::shutdown() {
+    if (!state_) return;
+    {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        state_->stop = true;
+        state_->generation.fetch_add(1);
+    }
+    state_->wake.notify_all();
+    for (auto& th : workers_) th.join();
+    workers_.clear();
+    state_.reset();
+}
+
+void WorkerPool::work() {
+    State& s = *state_;
+    try {
+        for (std::size_t blk; (blk = s.next.fetch_add(1)) < s.nblocks;) (*s.body)(blk);
+    } catch (...) {
+        if (!s.failed.exchange(true)) s.error = std::current_exception();
+        s.next.store(s.nblocks);  // skip the blocks not yet started
+    }
+}
+
+void WorkerPool::worker_main() {
+    State& s = *state_;
+    std::size_t seen = 0;
+    for (;;) {
+        // wait for a new generation: spin briefly, then sleep
+        const auto until = std::chrono::steady_clock::now() + kSpin;
+        std::size_t gen = s.generation.load(std::memory_order_acquire);
+        while (gen == seen && std::chrono::steady_clock::now() < until) {
+            for (int i = 0; i < 64 && gen == seen; ++i) {
+                RELU1D_PAUSE();
+                gen = s.generation.load(std::memory_order_acquire);
+            }
+        }
+        if (gen == seen) {
+            std::unique_lock<std::mutex> lock(s.mutex);
+            s.wake.wait(lock, [&] { return s.generation.load() != seen; });
+            gen = s.generation.load();
+        }
+        seen = gen;
+        {
+            std::lock_guard<std::mutex> lock(s.mutex);
+            if (s.stop) return;
+        }
+        work();
+        s.busy.fetch_sub(1, std::memory_order_acq_rel);
+    }
+}
+
+void WorkerPool::run(std::size_t nblocks, const std::function<void(std::size_t)>& body) {
+    State& s = *state_;
+    if (workers_.empty() || nblocks <= 1) {
+        for (std::size_t blk = 0; blk < nblocks; ++blk) body(blk);
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(s.mutex);
+        s.nblocks = nblocks;
+        s.body = &body;
+        s.error = nullptr;
+        s.failed.store(false);
+        s.next.store(0);
+        s.busy.store(workers_.size());
+        s.generation.fetch_add(1, std::memory_order_acq_rel);
+    }
+    s.wake.notify_all();
+    work();
+    while (s.busy.load(std::memory_order_acquire) != 0) RELU1D_PAUSE();
+    s.body = nullptr;
+    if (s.error) std::rethrow_exception(s.error);
+}
+
+}  // namespace relu1d
