@@ -1,11 +1,47 @@
-"""Results of the dense kernel do not depend on the number of threads, bit for bit (ALGORITHMS.md §5)."""
+"""Results do not depend on the number of threads, bit for bit (ALGORITHMS.md §5): the dense kernel,
+and the fast kernel's threaded loops (the GD step, the scatter into slots by fixed blocks, the HVP,
+the full Hessian), which the tests run on small problems by lowering the per-thread grain and the
+scatter's block size."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import relu1d
+from relu1d import _core
+from relu1d.testing.strategies import problems
+
+
+@contextlib.contextmanager
+def threaded_small(grain: int = 1, block: int = 4):
+    """Threads for a few neurons, and the scatter in blocks of `block` neurons (at least 4 (n + 1))."""
+    grain0, block0 = _core.set_parallel_grain(grain), _core.set_scatter_block_min(block)
+    try:
+        yield
+    finally:
+        _core.set_parallel_grain(grain0)
+        _core.set_scatter_block_min(block0)
+
+
+def fast_results(x, y, theta, u, threads, steps=60, lr=0.02):
+    """Everything the fast kernel computes at theta, and a short GD run with sharpness from theta."""
+    obj = relu1d.Objective(x, y, threads=threads)
+    with np.errstate(all="ignore"):
+        run = relu1d.train(obj, theta, lr=lr, steps=steps, record_every=5, sharpness_every=20,
+                           max_loss=1e300, progress=False)
+    return dict(loss=obj.loss(theta), grad=obj.grad(theta), hvp=obj.hvp(theta, u), hessian=obj.hessian(theta),
+                residuals=obj.residuals(theta), theta=run.theta, losses=run.history["loss"],
+                sharpness=run.history["sharpness"], status=run.status)
+
+
+def assert_same(results, reference, label):
+    for key, value in reference.items():
+        np.testing.assert_array_equal(results[key], value, err_msg=f"{key}, {label}")
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +84,87 @@ def test_threaded_dense_agrees_with_fast(large_problem):
     assert np.max(np.abs(g_d - g_f)) <= 1e-12 * np.max(np.abs(g_f))
     hu_d, hu_f = dense.hvp(theta, u), fast.hvp(theta, u)
     assert np.max(np.abs(hu_d - hu_f)) <= 1e-12 * np.max(np.abs(hu_f))
+
+
+# -------------------------------------------------------------------------------------------------
+# The fast kernel
+# -------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def wide_problem():
+    # m = 600 neurons for n = 12 points: 4 (n + 1) = 52 neurons per scatter block, so 12 blocks;
+    # dead neurons (empty active set: the step skips them, the block bounds must not shift), ties,
+    # knots on data points, w = 0
+    rng = np.random.default_rng(7)
+    n, m = 12, 600
+    x = np.round(rng.uniform(-1, 1, n), 1)
+    y = np.abs(x) + 0.1 * rng.standard_normal(n)
+    theta = relu1d.init_params(m, rng=rng)
+    dead = np.arange(0, m, 5)
+    theta[dead], theta[m + dead] = 1.0, -5.0
+    theta[1:40:5] = 0.0
+    theta[2:60:5], theta[m + 2:m + 60:5] = 1.0, -x  # knots on the 12 data points
+    u = rng.standard_normal(theta.size)
+    return x, y, theta, u
+
+
+def test_fast_kernel_is_bit_identical_for_every_thread_count(wide_problem):
+    x, y, theta, u = wide_problem
+    with threaded_small():
+        reference = fast_results(x, y, theta, u, threads=1)
+        for threads in (2, 3, 5, None):
+            assert_same(fast_results(x, y, theta, u, threads=threads), reference, f"threads={threads}")
+    assert reference["status"] == "max_steps"
+
+
+def test_blocked_scatter_is_exact(wide_problem):
+    # in blocks the slot sums are added in another order: still the dense kernel's numbers to
+    # rounding, and the GD run still steps exactly theta - lr grad (a new prepare each step) bit for
+    # bit, though the step runs over the live neurons only
+    x, y, theta, u = wide_problem
+    dense = relu1d.Objective(x, y, kernel="dense")
+    with threaded_small():
+        fast = relu1d.Objective(x, y, threads=2)
+        g, gd = fast.grad(theta), dense.grad(theta)
+        assert np.max(np.abs(g - gd)) <= 1e-13 * np.max(np.abs(gd))
+        hu, hud = fast.hvp(theta, u), dense.hvp(theta, u)
+        assert np.max(np.abs(hu - hud)) <= 1e-13 * np.max(np.abs(hud))
+        H, Hd = fast.hessian(theta), dense.hessian(theta)
+        assert np.max(np.abs(H - Hd)) <= 1e-13 * np.max(np.abs(Hd))
+        stepped = theta.copy()
+        for _ in range(40):
+            stepped = stepped - 0.02 * fast.grad(stepped)
+        run = relu1d.train(fast, theta, lr=0.02, steps=40, record_every=7, sharpness_every=0, checkpoint_every=9,
+                           progress=False)
+        np.testing.assert_array_equal(run.theta, stepped)
+
+
+def test_block_size_changes_rounding_only(wide_problem):
+    # the block size sets the order of additions: results move by rounding, not more
+    x, y, theta, u = wide_problem
+    one = relu1d.Objective(x, y, threads=1)
+    whole = (one.grad(theta), one.hvp(theta, u))
+    with threaded_small():
+        blocked = (one.grad(theta), one.hvp(theta, u))
+    for a, b in zip(whole, blocked):
+        assert np.max(np.abs(a - b)) <= 1e-13 * np.max(np.abs(a))
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(max_n=10, min_width=1, max_width=40, x_scale=2.0, y_scale=2.0, weight_scale=2.0),
+       st.integers(1, 8), st.integers(2, 4))
+def test_fast_kernel_threads_on_adversarial_problems(problem, block, threads):
+    # ties, w = 0, dead neurons, knots exactly on data points; blocks of as few as 4 (n + 1)
+    # neurons and a thread per neuron
+    x, y, theta = problem
+    u = np.linspace(-1.0, 1.0, theta.size)
+    with threaded_small(block=block):
+        reference = fast_results(x, y, theta, u, threads=1, steps=15)
+        assert_same(fast_results(x, y, theta, u, threads=threads, steps=15), reference, f"threads={threads}")
+
+
+def test_parallel_settings_are_checked():
+    with pytest.raises(ValueError, match="items"):
+        _core.set_parallel_grain(0)
+    with pytest.raises(ValueError, match="neurons"):
+        _core.set_scatter_block_min(0)
