@@ -361,7 +361,8 @@ def run_config(config: Mapping, *, seed: int = 0, path=None, checkpoint_every=No
                                          and np.array_equal(previous.objective.y, y)):
             previous = None  # a file of another run: start again
     if previous is None:
-        objective = Objective(x, y, kernel=cfg["kernel"])
+        # one thread per run: a sweep's parallelism is its runs (threads inside each would oversubscribe)
+        objective = Objective(x, y, kernel=cfg["kernel"], threads=1)
         data = {k: cfg[k] for k in ("n", "target", "sigma", "distribution", "x_max", "seed")}  # Run.data
         return train(objective, theta0, steps=steps, data=data, **train_kw, **ckpt), f0, 0
     if previous.status in ("converged", "diverged") or previous.steps >= steps:
