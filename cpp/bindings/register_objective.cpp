@@ -73,19 +73,24 @@ void register_objective(py::module_& m) {
             }
             return hu;
         }, py::arg("theta"), py::arg("u"))
-        .def("hessian", [](ObjectiveHandle& h, const py::handle& theta) {
+        .def("hessian", [](ObjectiveHandle& h, const py::handle& theta, bool check_finite) {
             Array t = theta_arg(theta);
             const auto d = static_cast<py::ssize_t>(t.shape(0));
             py::array_t<double> H({d, d});
             double* out = H.mutable_data();
+            bool finite;
             {
                 py::gil_scoped_release release;
                 std::lock_guard<std::mutex> lock(h.mutex);
                 h.kernel->prepare(t.data(), static_cast<std::size_t>(d));
-                h.kernel->hessian(out);
+                finite = h.kernel->hessian(out);
             }
+            if (check_finite && !finite)
+                throw py::value_error("theta: the Hessian overflows float64 at these parameters (|f(x)| or a product "
+                                      "of weights and data exceeds about 1e308)");
             return H;
-        }, py::arg("theta"))
+        }, py::arg("theta"), py::arg("check_finite") = true,
+        "The Hessian; ValueError where float64 overflows, unless check_finite is false (the raw entries).")
         .def("knots_inside", [](ObjectiveHandle& h, const py::handle& theta) {
             Array t = theta_arg(theta);
             py::gil_scoped_release release;

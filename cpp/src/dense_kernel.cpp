@@ -111,7 +111,7 @@ double DenseKernel::residual_sums(const double* t, double* T0, double* T1) {
     return total;
 }
 
-void DenseKernel::hessian(double* H) {
+bool DenseKernel::hessian(double* H) {
     // H = J^T J / n + R, with J_i = [v a x_i, v a, a z_i, 1] built explicitly.
     const Params p(theta_, dim());
     const std::size_t n = data_->n(), m = p.m, d = dim();
@@ -145,6 +145,9 @@ void DenseKernel::hessian(double* H) {
         H[iv * d + ib] += S0_[k] / nn;
         H[ib * d + iv] += S0_[k] / nn;
     }
+    double bad = 0.0;  // x * 0: NaN for inf or NaN
+    for (std::size_t q = 0; q < d * d; ++q) bad += H[q] * 0.0;
+    return bad == 0.0;
 }
 
 std::size_t DenseKernel::knots_inside() {

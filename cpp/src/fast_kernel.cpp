@@ -531,7 +531,7 @@ void FastKernel::summarize_residuals() {
 
 void FastKernel::refresh_sums() { interval_sums(m_, slot_.data(), Ur_.data(), S0_.data(), S1_.data()); }
 
-void FastKernel::hessian(double* H) {
+bool FastKernel::hessian(double* H) {
     // Every entry of J^T J is a combination of sums of 1, x, x^2 over the intersection of two
     // neurons' active intervals: O(1) each from the interval moments (each accurate to eps times
     // the interval's own magnitudes). Where a parameter or a data point of the interval is outside
@@ -548,61 +548,74 @@ void FastKernel::hessian(double* H) {
     const detail::IntervalMoments& M = *moments_;
     std::vector<char> tame(m);
     for (std::size_t k = 0; k < m; ++k) tame[k] = tame_value(p.w[k]) && tame_value(p.b[k]) && tame_value(p.v[k]);
-    std::fill(H, H + d * d, 0.0);
-    // the pairs (j, k >= j) by blocks of rows j, handed out in order (row j costs m - j pairs);
-    // each pair writes its own entries
-    auto set = [&](std::size_t a, std::size_t b, double val) { H[a * d + b] = H[b * d + a] = val; };
-    auto rows = [&](std::size_t j0, std::size_t j1) {
-        for (std::size_t j = j0; j < j1; ++j) {
-            const double wj = p.w[j], bj = p.b[j], vj = p.v[j];
-            for (std::size_t k = j; k < m; ++k) {
-                const std::size_t a = std::max(interval_lo(j), interval_lo(k));
-                const std::size_t b = std::min(interval_hi(j), interval_hi(k));
-                if (a >= b) continue;
-                const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
-                // G[3 r + c]: sum over [a, b) of J_r(j) J_c(k), r, c in (w, b, v)
-                double G[9];
-                if (tame[j] && tame[k] && M.tame(a, b)) {
-                    double Sx, Sxx;
-                    M.range(a, b, Sx, Sxx);
-                    const double S1 = static_cast<double>(b - a);
-                    const double vv = vj * vk;
-                    G[0] = vv * Sxx;
-                    G[1] = vv * Sx;
-                    G[3] = vv * Sx;
-                    G[4] = vv * S1;
-                    G[2] = vj * (wk * Sxx + bk * Sx);
-                    G[6] = vk * (wj * Sxx + bj * Sx);
-                    G[5] = vj * (wk * Sx + bk * S1);
-                    G[7] = vk * (wj * Sx + bj * S1);
-                    G[8] = wj * wk * Sxx + (wj * bk + bj * wk) * Sx + bj * bk * S1;
-                } else {
-                    for (double& g : G) g = 0.0;
-                    for (std::size_t i = a; i < b; ++i) {
-                        const double Jj[3] = {vj * x[i], vj, wj * x[i] + bj};
-                        const double Jk[3] = {vk * x[i], vk, wk * x[i] + bk};
-                        for (int r = 0; r < 3; ++r)
-                            for (int c = 0; c < 3; ++c) G[3 * r + c] += Jj[r] * Jk[c];
-                    }
-                }
-                for (std::size_t r = 0; r < 3; ++r)
-                    for (std::size_t c = 0; c < 3; ++c) set(r * m + j, c * m + k, G[3 * r + c] / nn);
+    // G[3 r + c] / n for the neuron pair (j, k): the sum over the intersection [a, b) of their
+    // active sets of J_r(j) J_c(k), r, c in (w, b, v); zeros where it is empty
+    auto pair_block = [&](std::size_t j, std::size_t k, double* G) {
+        const std::size_t a = std::max(interval_lo(j), interval_lo(k));
+        const std::size_t b = std::min(interval_hi(j), interval_hi(k));
+        for (int q = 0; q < 9; ++q) G[q] = 0.0;
+        if (a >= b) return;
+        const double wj = p.w[j], bj = p.b[j], vj = p.v[j];
+        const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
+        if (tame[j] && tame[k] && M.tame(a, b)) {
+            double Sx, Sxx;
+            M.range(a, b, Sx, Sxx);
+            const double S1 = static_cast<double>(b - a);
+            const double vv = vj * vk;
+            G[0] = vv * Sxx;
+            G[1] = vv * Sx;
+            G[3] = vv * Sx;
+            G[4] = vv * S1;
+            G[2] = vj * (wk * Sxx + bk * Sx);
+            G[6] = vk * (wj * Sxx + bj * Sx);
+            G[5] = vj * (wk * Sx + bk * S1);
+            G[7] = vk * (wj * Sx + bj * S1);
+            G[8] = wj * wk * Sxx + (wj * bk + bj * wk) * Sx + bj * bk * S1;
+        } else {
+            for (std::size_t i = a; i < b; ++i) {
+                const double Jj[3] = {vj * x[i], vj, wj * x[i] + bj};
+                const double Jk[3] = {vk * x[i], vk, wk * x[i] + bk};
+                for (int r = 0; r < 3; ++r)
+                    for (int c = 0; c < 3; ++c) G[3 * r + c] += Jj[r] * Jk[c];
             }
         }
+        for (int q = 0; q < 9; ++q) G[q] /= nn;
     };
-    constexpr std::size_t kRows = 8;
-    const std::size_t row_blocks = (m + kRows - 1) / kRows;
-    const unsigned parts = parts_for(m * (m + 1) / 16);
-    if (parts <= 1) {
-        rows(0, m);
+    // Every entry of the neuron rows is written once (no zero fill first), by tiles of kTile x
+    // kTile neuron pairs (j in one tile, k >= j in another): the mirrored writes stay within a few
+    // rows, and the tiles spread over threads. `finite` collects x * 0 (NaN for inf or NaN).
+    constexpr std::size_t kTile = 32;
+    const std::size_t tiles = (m + kTile - 1) / kTile;
+    std::vector<std::pair<std::size_t, std::size_t>> tile_pairs;
+    for (std::size_t jt = 0; jt < tiles; ++jt)
+        for (std::size_t kt = jt; kt < tiles; ++kt) tile_pairs.emplace_back(jt, kt);
+    std::vector<double> nonfinite(tile_pairs.size(), 0.0);
+    auto tile = [&](std::size_t t) {
+        const std::size_t jt = tile_pairs[t].first, kt = tile_pairs[t].second;
+        double bad = 0.0;
+        double G[9];
+        for (std::size_t j = jt * kTile; j < std::min(m, (jt + 1) * kTile); ++j)
+            for (std::size_t k = std::max(j, kt * kTile); k < std::min(m, (kt + 1) * kTile); ++k) {
+                pair_block(j, k, G);
+                for (std::size_t r = 0; r < 3; ++r)
+                    for (std::size_t c = 0; c < 3; ++c) {
+                        const double g = G[3 * r + c];
+                        H[(r * m + j) * d + c * m + k] = H[(c * m + k) * d + r * m + j] = g;
+                        bad += g * 0.0;
+                    }
+            }
+        nonfinite[t] = bad;
+    };
+    if (parts_for(m * (m + 1) / 16) <= 1) {
+        for (std::size_t t = 0; t < tile_pairs.size(); ++t) tile(t);
     } else {
         if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
-        const std::function<void(std::size_t)> task = [&](std::size_t blk) {
-            rows(blk * kRows, std::min(m, (blk + 1) * kRows));
-        };
-        pool_->run(row_blocks, task);
+        pool_->run(tile_pairs.size(), tile);
     }
+    auto set = [&](std::size_t a, std::size_t b, double val) { H[a * d + b] = H[b * d + a] = val; };
     const std::size_t ic = 3 * m;
+    double bad = 0.0;
+    for (double v : nonfinite) bad += v;
     for (std::size_t k = 0; k < m; ++k) {
         const std::size_t a = interval_lo(k), b = interval_hi(k);
         double G[3] = {0.0, 0.0, 0.0};  // sums of (v x, v, w x + b) over the active set
@@ -620,14 +633,18 @@ void FastKernel::hessian(double* H) {
                 G[2] += p.w[k] * x[i] + p.b[k];
             }
         }
-        for (std::size_t r = 0; r < 3; ++r) set(ic, r * m + k, G[r] / nn);
+        for (std::size_t r = 0; r < 3; ++r) {
+            set(ic, r * m + k, G[r] / nn);
+            bad += G[r] * 0.0;
+        }
         // residual term R: d2f/(dv dw) = a x, d2f/(dv db) = a
-        H[(2 * m + k) * d + k] += S1_[k] / nn;
-        H[k * d + 2 * m + k] += S1_[k] / nn;
-        H[(2 * m + k) * d + m + k] += S0_[k] / nn;
-        H[(m + k) * d + 2 * m + k] += S0_[k] / nn;
+        const double t1 = H[(2 * m + k) * d + k] + S1_[k] / nn, t0 = H[(2 * m + k) * d + m + k] + S0_[k] / nn;
+        set(2 * m + k, k, t1);
+        set(2 * m + k, m + k, t0);
+        bad += (t1 + t0) * 0.0;
     }
     H[ic * d + ic] = 1.0;  // sum_i 1 / n
+    return bad == 0.0;
 }
 
 std::size_t FastKernel::knots_inside() {

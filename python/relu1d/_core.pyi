@@ -71,8 +71,10 @@ class Objective:
         """
         Extreme eigenpairs of the Hessian at theta by Lanczos (relu1d.sharpness).
         """
-    def hessian(self, theta: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
-        ...
+    def hessian(self, theta: typing.Any, check_finite: bool = True) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        The Hessian; ValueError where float64 overflows, unless check_finite is false (the raw entries).
+        """
     def hvp(self, theta: typing.Any, u: typing.Any) -> numpy.typing.NDArray[numpy.float64]:
         ...
     def knots_inside(self, theta: typing.Any) -> int:

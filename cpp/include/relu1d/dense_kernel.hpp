@@ -13,7 +13,7 @@ namespace relu1d {
 class DenseKernel final : public Kernel {
 public:
     DenseKernel(std::shared_ptr<const SortedData> data, int threads);
-    void hessian(double* H) override;
+    bool hessian(double* H) override;
     std::size_t knots_inside() override;
 
 protected:

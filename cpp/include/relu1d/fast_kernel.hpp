@@ -33,7 +33,7 @@ public:
     // threads: at most this many (0: the CPUs available to the process).
     explicit FastKernel(std::shared_ptr<const SortedData> data, int threads = 1);
     ~FastKernel() override;
-    void hessian(double* H) override;
+    bool hessian(double* H) override;
     std::size_t knots_inside() override;
     // Fused: one pass over the live neurons (residual sums, gradient, update, boundary check at
     // the new parameters), then the new forward pass; no per-neuron sums stored in between.

@@ -53,8 +53,9 @@ public:
     virtual double descend(double eta, double* theta);
     // H u = J^T (J u) / n + R u (R: the residual term, one 3x3 block per neuron).
     void hvp(const double* u, double* out);
-    // The dense (3m+1) x (3m+1) Hessian, row-major (it is symmetric).
-    virtual void hessian(double* H) = 0;
+    // The dense (3m+1) x (3m+1) Hessian, row-major (it is symmetric). Returns false when an entry
+    // is not finite (float64 overflowed on the way).
+    virtual bool hessian(double* H) = 0;
     // Number of neurons with v_k w_k != 0 whose knot lies strictly inside the data
     // (the active set is neither empty nor all the data).
     virtual std::size_t knots_inside() = 0;
