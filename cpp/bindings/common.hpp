@@ -9,6 +9,7 @@
 #include <string>
 
 #include "relu1d/kernel.hpp"
+#include "relu1d/lanczos.hpp"
 #include "relu1d/params.hpp"
 
 namespace relu1d::bindings {
@@ -35,12 +36,14 @@ inline Array theta_arg(const py::handle& obj) {
     return t;
 }
 
-// The compiled side of relu1d.Objective: sorted data plus one kernel guarded by a mutex.
+// The compiled side of relu1d.Objective: sorted data plus one kernel (and the Lanczos solver's
+// buffers, kept between calls) guarded by a mutex.
 struct ObjectiveHandle {
     std::shared_ptr<const SortedData> data;
     KernelKind kind;
     int threads;
     std::unique_ptr<Kernel> kernel;
+    Lanczos lanczos;
     std::mutex mutex;
 
     ObjectiveHandle(std::shared_ptr<const SortedData> d, KernelKind k, int t)

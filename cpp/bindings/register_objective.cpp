@@ -112,8 +112,7 @@ void register_objective(py::module_& m) {
                     std::lock_guard<std::mutex> lock(h.mutex);
                     h.kernel->prepare(t.data(), dim);
                     Kernel* kern = h.kernel.get();
-                    Lanczos lanczos;
-                    res = lanczos.solve([kern](const double* u, double* out) { kern->hvp(u, out); }, dim, options,
+                    res = h.lanczos.solve([kern](const double* u, double* out) { kern->hvp(u, out); }, dim, options,
                                         has_start ? start.data() : nullptr);
                 }
                 const auto kk = static_cast<py::ssize_t>(res.values.size());

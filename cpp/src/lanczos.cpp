@@ -116,11 +116,11 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
                            EigenResult& res) {
     const std::size_t room = dim - r;  // dimension of the complement
     const std::size_t max_iter = std::min(room, std::max<std::size_t>(opt.max_iter, 1));
-    // The basis grows on demand: most calls converge in a few products, and a full
-    // (max_iter + 1) x dim block would cost gigabytes at m = 1e6 before the first product.
-    std::size_t capacity = std::min<std::size_t>(max_iter + 1, kInitialBasis);
-    if (Q_.size() < capacity * dim) Q_.resize(capacity * dim);
-    capacity = Q_.size() / dim;
+    // The basis grows on demand, a vector at a time: most calls converge in a few products, and
+    // a full (max_iter + 1) x dim block would cost gigabytes at m = 1e6 before the first product.
+    // Reserved memory is not touched (no page is mapped) until a vector is added.
+    Q_.reserve(std::min<std::size_t>(max_iter + 1, kInitialBasis) * dim);
+    Q_.resize(dim);
     w_.resize(dim);
     alpha_.assign(max_iter, 0.0);
     beta_.assign(max_iter, 0.0);
@@ -177,11 +177,10 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
         const bool exhausted = j >= room;
         bool done = converged || exhausted || j >= max_iter;
         if (!done) {
-            if (j + 1 > capacity) {  // room for q_j; Q moves, the lambda reads it through the reference
-                capacity = std::min<std::size_t>(max_iter + 1, 2 * capacity);
-                Q_.resize(capacity * dim);
-                Q = Q_.data();
-            }
+            // room for q_j (the vector grows its capacity geometrically); Q may move, the lambda
+            // reads it through the reference
+            Q_.resize((j + 1) * dim);
+            Q = Q_.data();
             double* next = Q + j * dim;
             if (b <= 1e-12 * scale) {
                 // invariant subspace without convergence: continue from a fresh direction (beta = 0)
