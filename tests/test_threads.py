@@ -168,3 +168,22 @@ def test_parallel_settings_are_checked():
         _core.set_parallel_grain(0)
     with pytest.raises(ValueError, match="neurons"):
         _core.set_scatter_block_min(0)
+
+
+def test_sharpness_is_bit_identical_for_every_thread_count():
+    # dim = 3 m + 1 = 36001 > 2 x 16384: the Lanczos vector passes run over three blocks, on threads
+    # where the grain allows; the eigenpairs (and the trainer's sharpness column) keep their bits
+    x, y = relu1d.make_data(50, rng=3)
+    theta = relu1d.init_params(12000, rng=4)
+    results = []
+    with threaded_small(grain=1000):
+        for threads in (1, 2, 3):
+            obj = relu1d.Objective(x, y, threads=threads)
+            pairs = relu1d.sharpness(obj, theta, k=2)
+            run = relu1d.train(obj, theta, lr=0.5 / pairs.eigenvalues[0], steps=4, record_every=2, sharpness_every=2,
+                               progress=False)
+            results.append((pairs.eigenvalues, pairs.eigenvectors, run.history["sharpness"], run.theta))
+    assert np.all(np.isfinite(results[0][2]))
+    for got in results[1:]:
+        for a, b in zip(got, results[0]):
+            np.testing.assert_array_equal(a, b)

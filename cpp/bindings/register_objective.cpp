@@ -113,7 +113,7 @@ void register_objective(py::module_& m) {
                     h.kernel->prepare(t.data(), dim);
                     Kernel* kern = h.kernel.get();
                     res = h.lanczos.solve([kern](const double* u, double* out) { kern->hvp(u, out); }, dim, options,
-                                        has_start ? start.data() : nullptr);
+                                          has_start ? start.data() : nullptr, kern->workers(dim));
                 }
                 const auto kk = static_cast<py::ssize_t>(res.values.size());
                 py::array_t<double> vecs({kk, static_cast<py::ssize_t>(dim)});

@@ -161,6 +161,12 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data, int threads)
 
 FastKernel::~FastKernel() = default;
 
+WorkerPool* FastKernel::workers(std::size_t items) {
+    if (parts_for(items) <= 1) return nullptr;
+    if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
+    return pool_.get();
+}
+
 template <class Body>
 void FastKernel::split(std::size_t items, unsigned parts, Body&& body) {
     if (parts <= 1) {
@@ -221,9 +227,13 @@ void FastKernel::locate(const Params& p) {
     mirror_dirty_ = false;
     const std::size_t n = data_->n(), m = p.m;
     if (slot_.size() != m) slot_.assign(m, n / 2);
-    // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point.
-    if (detail::simd_loops().check_boundaries(m, n, p.w, p.b, xpad_.data(), slot_.data()) > 0)
-        settle_moved(m, n, data_->x(), p.w, p.b, slot_.data());
+    // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point; pass 2 for
+    // the others (each neuron on its own: any split over threads gives the same slots)
+    const auto check = detail::simd_loops().check_boundaries;
+    split(m, parts_for(m), [&](unsigned, std::size_t lo, std::size_t hi) {
+        if (check(hi - lo, n, p.w + lo, p.b + lo, xpad_.data(), slot_.data() + lo) > 0)
+            settle_moved(hi - lo, n, data_->x(), p.w + lo, p.b + lo, slot_.data() + lo);
+    });
 }
 
 void FastKernel::build_mirror(double* theta) {
@@ -302,7 +312,9 @@ void FastKernel::linear_sweep(const double* ab, double c0, double* s) {
 }
 
 void FastKernel::forward(const Params& p, double* r) {
-    products(p.m, p.w, p.b, p.v, ab_.data());
+    split(p.m, parts_for(p.m), [&](unsigned, std::size_t lo, std::size_t hi) {
+        products(hi - lo, p.w + lo, p.b + lo, p.v + lo, ab_.data() + 2 * lo);
+    });
     psum_ = evaluate<true>(p.c, ab_.data(), p.w, p.b, p.v, slot_.data(), p.m, nullptr, r, Ur_.data());
 }
 

@@ -1,5 +1,6 @@
 #include "relu1d/lanczos.hpp"
 #include "relu1d/numerics.hpp"
+#include "relu1d/parallel.hpp"
 #include "simd/neuron_loops.hpp"
 
 #include <Eigen/Eigenvalues>
@@ -26,17 +27,6 @@ struct SplitMix64 {
         return static_cast<double>(z >> 11) * 0x1.0p-52 - 1.0;
     }
 };
-
-// v *= s (a multiplication: vector division is several times slower)
-void scale_vector(double* v, double s, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) v[i] *= s;
-}
-
-// w -= Q[0..j) (Q^T w), one vector at a time (modified Gram-Schmidt), once: on the SIMD path in
-// use (simd/neuron_loops.hpp; every path gives the same bits).
-void project_out(double* w, const double* Q, std::size_t j, std::size_t dim) {
-    detail::simd_loops().project_out(w, Q, j, dim);
-}
 
 // w -= c p, then returns q . w (one pass; 32 interleaved partial sums as in dot).
 double subtract_then_dot(double* __restrict w, double c, const double* __restrict p, const double* __restrict q,
@@ -87,24 +77,93 @@ double residual_norm2(const double* __restrict h, double lam, const double* __re
     return fold_lanes(acc);
 }
 
-// The same, twice ("twice is enough", Parlett/Kahan): for vectors with large components in Q.
-void orthogonalise(double* w, const double* Q, std::size_t j, std::size_t dim) {
-    for (int pass = 0; pass < 2; ++pass) project_out(w, Q, j, dim);
-}
+// The vector passes run over fixed blocks of kBlock entries: a reduction is the sum of the
+// blocks' partial sums in block order (one block: the plain pass), so every result is the same
+// for any number of threads; with a pool and long vectors the blocks spread over its threads.
+constexpr std::size_t kBlock = 16384;
 
-// Fill w with a random vector orthogonal to Q[0..j); returns false if none is left.
-bool random_orthogonal(double* w, const double* Q, std::size_t j, std::size_t dim, SplitMix64& rng) {
-    for (int attempt = 0; attempt < 3; ++attempt) {
-        for (std::size_t i = 0; i < dim; ++i) w[i] = rng.uniform();
-        orthogonalise(w, Q, j, dim);
-        const double nrm = std::sqrt(dot(w, w, dim));
-        if (nrm > 1e-8) {
-            scale_vector(w, 1.0 / nrm, dim);
-            return true;
+struct Passes {
+    WorkerPool* pool;  // null: one thread
+    std::size_t dim;
+    bool threaded() const { return pool != nullptr && threads_for(dim, pool->size()) > 1; }
+    // body(lo, hi) over the blocks of [0, dim)
+    template <class Body>
+    void each(Body&& body) const {
+        const std::size_t blocks = (dim + kBlock - 1) / kBlock;
+        if (!threaded()) {
+            for (std::size_t blk = 0; blk < blocks; ++blk) body(blk * kBlock, std::min(dim, (blk + 1) * kBlock));
+            return;
+        }
+        const std::function<void(std::size_t)> task = [&](std::size_t blk) {
+            body(blk * kBlock, std::min(dim, (blk + 1) * kBlock));
+        };
+        pool->run(blocks, task);
+    }
+    // sum over the blocks, in block order, of part(lo, hi)
+    template <class Part>
+    double reduce(Part&& part) const {
+        if (dim <= kBlock) return part(std::size_t{0}, dim);
+        std::vector<double> partial((dim + kBlock - 1) / kBlock);
+        each([&](std::size_t lo, std::size_t hi) { partial[lo / kBlock] = part(lo, hi); });
+        double total = partial[0];
+        for (std::size_t blk = 1; blk < partial.size(); ++blk) total += partial[blk];
+        return total;
+    }
+    double dot(const double* a, const double* b) const {
+        return reduce([&](std::size_t lo, std::size_t hi) { return relu1d::dot(a + lo, b + lo, hi - lo); });
+    }
+    // v *= s (a multiplication: vector division is several times slower)
+    void scale(double* v, double s) const {
+        each([&](std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) v[i] *= s;
+        });
+    }
+    // w -= Q[0..j) (Q^T w), one vector at a time (modified Gram-Schmidt), once. One block: on the
+    // SIMD path in use (simd/neuron_loops.hpp; every path gives the same bits).
+    void project_out(double* w, const double* Q, std::size_t j) const {
+        if (dim <= kBlock) {
+            detail::simd_loops().project_out(w, Q, j, dim);
+            return;
+        }
+        for (std::size_t r = 0; r < j; ++r) {
+            const double* q = Q + r * dim;
+            const double h = dot(q, w);
+            each([&](std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) w[i] -= h * q[i];
+            });
         }
     }
-    return false;
-}
+    // w -= c p, then returns q . w (one pass; 32 interleaved partial sums as in dot).
+    double subtract_then_dot(double* __restrict w, double c, const double* __restrict p,
+                             const double* __restrict q) const {
+        return reduce([&](std::size_t lo, std::size_t hi) { return relu1d::subtract_then_dot(w + lo, c, p + lo, q + lo, hi - lo); });
+    }
+    // w -= c p, then returns w . w (one pass).
+    double subtract_then_norm2(double* __restrict w, double c, const double* __restrict p) const {
+        return reduce([&](std::size_t lo, std::size_t hi) { return relu1d::subtract_then_norm2(w + lo, c, p + lo, hi - lo); });
+    }
+    // ||h - lam y||^2
+    double residual_norm2(const double* __restrict h, double lam, const double* __restrict y) const {
+        return reduce([&](std::size_t lo, std::size_t hi) { return relu1d::residual_norm2(h + lo, lam, y + lo, hi - lo); });
+    }
+    // The same, twice ("twice is enough", Parlett/Kahan): for vectors with large components in Q.
+    void orthogonalise(double* w, const double* Q, std::size_t j) const {
+        for (int pass = 0; pass < 2; ++pass) project_out(w, Q, j);
+    }
+    // Fill w with a random vector orthogonal to Q[0..j); returns false if none is left.
+    bool random_orthogonal(double* w, const double* Q, std::size_t j, SplitMix64& rng) const {
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            for (std::size_t i = 0; i < dim; ++i) w[i] = rng.uniform();
+            orthogonalise(w, Q, j);
+            const double nrm = std::sqrt(dot(w, w));
+            if (nrm > 1e-8) {
+                scale(w, 1.0 / nrm);
+                return true;
+            }
+        }
+        return false;
+    }
+};
 
 }  // namespace
 
@@ -127,31 +186,32 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
     SplitMix64 rng{(opt.seed * 0x2545F4914F6CDD1Dull + 1) ^ (stream * 0x9E3779B97F4A7C15ull)};
     double* Q = Q_.data();
     double* w = w_.data();
+    const Passes P{pool_, dim};
     // Full re-orthogonalisation of w against the locked vectors and Q[0..j): one pass, and a
     // second one only where the first removed most of w (Daniel-Gragg-Kaufman-Stewart): then
     // the rounding errors of the first pass are no longer small next to what is left. Returns ||w||.
     auto reorthogonalise = [&](double* vec, std::size_t j, double before) {
-        project_out(vec, L, r, dim);
-        project_out(vec, Q, j, dim);
-        double after = std::sqrt(dot(vec, vec, dim));
+        P.project_out(vec, L, r);
+        P.project_out(vec, Q, j);
+        double after = std::sqrt(P.dot(vec, vec));
         if (after < kSecondPass * before) {
-            project_out(vec, L, r, dim);
-            project_out(vec, Q, j, dim);
-            after = std::sqrt(dot(vec, vec, dim));
+            P.project_out(vec, L, r);
+            P.project_out(vec, Q, j);
+            after = std::sqrt(P.dot(vec, vec));
         }
         return after;
     };
     bool started = false;
     if (v0) {
         std::copy(v0, v0 + dim, Q);
-        orthogonalise(Q, L, r, dim);
-        const double nrm = std::sqrt(dot(Q, Q, dim));
+        P.orthogonalise(Q, L, r);
+        const double nrm = std::sqrt(P.dot(Q, Q));
         if (std::isfinite(nrm) && nrm > 1e-8) {
-            scale_vector(Q, 1.0 / nrm, dim);
+            P.scale(Q, 1.0 / nrm);
             started = true;
         }
     }
-    if (!started && !random_orthogonal(Q, L, r, dim, rng)) return false;
+    if (!started && !P.random_orthogonal(Q, L, r, rng)) return false;
 
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> tri;
     std::size_t j = 0;
@@ -161,8 +221,8 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
         const double* qj = Q + j * dim;
         op(qj, w);
         ++res.products;
-        const double a = j > 0 ? subtract_then_dot(w, beta_[j - 1], Q + (j - 1) * dim, qj, dim) : dot(qj, w, dim);
-        const double before = std::sqrt(subtract_then_norm2(w, a, qj, dim));
+        const double a = j > 0 ? P.subtract_then_dot(w, beta_[j - 1], Q + (j - 1) * dim, qj) : P.dot(qj, w);
+        const double before = std::sqrt(P.subtract_then_norm2(w, a, qj));
         alpha_[j] = a;
         ++j;
         const double b = reorthogonalise(w, j, before);
@@ -184,37 +244,43 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
             double* next = Q + j * dim;
             if (b <= 1e-12 * scale) {
                 // invariant subspace without convergence: continue from a fresh direction (beta = 0)
-                if (!random_orthogonal(next, L, r, dim, rng)) {
+                if (!P.random_orthogonal(next, L, r, rng)) {
                     done = true;
                 } else {
-                    orthogonalise(next, Q, j, dim);
-                    const double nrm = std::sqrt(dot(next, next, dim));
-                    scale_vector(next, 1.0 / nrm, dim);
+                    P.orthogonalise(next, Q, j);
+                    const double nrm = std::sqrt(P.dot(next, next));
+                    P.scale(next, 1.0 / nrm);
                     beta_[j - 1] = 0.0;
                 }
             } else {
                 beta_[j - 1] = b;
                 const double inv_b = 1.0 / b;
-                for (std::size_t i = 0; i < dim; ++i) next[i] = w[i] * inv_b;
+                P.each([&](std::size_t lo, std::size_t hi) {
+                    for (std::size_t i = lo; i < hi; ++i) next[i] = w[i] * inv_b;
+                });
             }
         }
         if (done) {
             res.iterations += j;
-            std::fill(y, y + dim, 0.0);
-            for (std::size_t l = 0; l < j; ++l) {
-                const double c = tri.eigenvectors()(static_cast<Eigen::Index>(l), idx);
-                const double* ql = Q + l * dim;
-                for (std::size_t i = 0; i < dim; ++i) y[i] += c * ql[i];
-            }
-            const double nrm = std::sqrt(dot(y, y, dim));
-            scale_vector(y, 1.0 / nrm, dim);
+            P.each([&](std::size_t lo, std::size_t hi) {
+                std::fill(y + lo, y + hi, 0.0);
+                for (std::size_t l = 0; l < j; ++l) {
+                    const double c = tri.eigenvectors()(static_cast<Eigen::Index>(l), idx);
+                    const double* ql = Q + l * dim;
+                    for (std::size_t i = lo; i < hi; ++i) y[i] += c * ql[i];
+                }
+            });
+            const double nrm = std::sqrt(P.dot(y, y));
+            P.scale(y, 1.0 / nrm);
             value = theta;
             return converged || exhausted;
         }
     }
 }
 
-EigenResult Lanczos::solve(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* v0) {
+EigenResult Lanczos::solve(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* v0,
+                           WorkerPool* pool) {
+    pool_ = pool;
     if (dim == 0) throw std::invalid_argument("dim: operator dimension must be positive");
     if (opt.k < 1 || opt.k > dim) throw std::invalid_argument("k: must be between 1 and the dimension");
     // Find the pairs one at a time, locking each and restarting in the complement: a repeated
@@ -234,9 +300,10 @@ EigenResult Lanczos::solve(const Operator& op, std::size_t dim, const LanczosOpt
         // Rayleigh quotient and true residual ||H y - lambda y||
         op(y, hy);
         ++res.products;
-        const double lam = dot(y, hy, dim);
+        const Passes P{pool_, dim};
+        const double lam = P.dot(y, hy);
         res.values[r] = lam;
-        res.residuals[r] = std::sqrt(residual_norm2(hy, lam, y, dim));
+        res.residuals[r] = std::sqrt(P.residual_norm2(hy, lam, y));
     }
     return res;
 }

@@ -129,7 +129,7 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, Records&
                 LanczosOptions lo = opt.lanczos;
                 lo.seed = static_cast<std::uint64_t>(step_);
                 const auto ts = clock::now();
-                er = lanczos_.solve(hvp, dim, lo, eigvec_.empty() ? nullptr : eigvec_.data());
+                er = lanczos_.solve(hvp, dim, lo, eigvec_.empty() ? nullptr : eigvec_.data(), kernel_->workers(dim));
                 total_products_ += er.products;
                 sharpness_seconds_ += std::chrono::duration<double>(clock::now() - ts).count();
                 eigvec_.assign(er.vectors.begin(), er.vectors.begin() + static_cast<std::ptrdiff_t>(dim));

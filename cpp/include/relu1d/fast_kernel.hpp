@@ -39,6 +39,7 @@ public:
     // the new parameters), then the new forward pass; no per-neuron sums stored in between.
     double descend(double eta, double* theta) override;
     void sync() override;
+    WorkerPool* workers(std::size_t items) override;
     // Use the segment sweep when neurons < n / ratio (default 4; 0: never). The results do not
     // depend on it (tests compare the two sweeps bit for bit).
     void set_segment_ratio(std::size_t ratio) { segment_ratio_ = ratio; }

@@ -19,6 +19,8 @@
 
 namespace relu1d {
 
+class WorkerPool;  // relu1d/parallel.hpp
+
 enum class KernelKind { fast, dense };
 
 // The kernels' names in KernelKind order ("fast", "dense"): the one list (Python's relu1d.KERNELS).
@@ -62,6 +64,9 @@ public:
     // Write back into theta what descend keeps elsewhere (a no-op unless the kernel does). Methods
     // that read theta call it themselves; callers that read theta directly after descend must.
     virtual void sync() {}
+    // Threads for a loop over `items` entries beside the kernel's own (the Lanczos vector passes),
+    // shared with the kernel (never used by both at once); null: one thread.
+    virtual WorkerPool* workers(std::size_t items) { (void)items; return nullptr; }
 
 protected:
     // Residual r_i = f(x_i) - y_i for the current params.

@@ -11,6 +11,8 @@
 
 namespace relu1d {
 
+class WorkerPool;
+
 struct EigenResult {
     std::vector<double> values;     // k eigenvalues, largest first (or smallest first)
     std::vector<double> vectors;    // k unit eigenvectors, row r = vectors[r * dim ...]
@@ -35,16 +37,21 @@ struct LanczosOptions {
 
 using Operator = std::function<void(const double* u, double* out)>;
 
-// Reusable workspace: repeated calls with the same dim allocate nothing new.
+// Reusable workspace: repeated calls with the same dim allocate nothing new. The vector passes run
+// over fixed blocks of 16384 entries (reductions add the blocks' partial sums in block order), on
+// the threads of `pool` where the vectors are long: the results never depend on the threads.
 class Lanczos {
 public:
-    // v0 (length dim) may be null: a seeded random start vector is used.
-    EigenResult solve(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* v0 = nullptr);
+    // v0 (length dim) may be null: a seeded random start vector is used. pool: threads for the
+    // vector passes (null: one; op may use the same pool, never at the same time).
+    EigenResult solve(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* v0 = nullptr,
+                      WorkerPool* pool = nullptr);
 
 private:
     bool extreme_pair(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* L, std::size_t r,
                       const double* v0, std::uint64_t stream, double& value, double* y, EigenResult& res);
     std::vector<double> Q_, w_, alpha_, beta_, hy_;
+    WorkerPool* pool_ = nullptr;  // of the current solve
 };
 
 }  // namespace relu1d
