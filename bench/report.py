@@ -128,16 +128,22 @@ def gflops_table(sizes: list, peak: dict) -> str:
 
 
 def threads_table(sizes: list) -> str:
-    header = ["n", "m", "cores", "fast: 1 thread / all", "dense: 1 thread / all", "bit-identical"]
+    header = ["n", "m", "cores", "fast GD step: 1 thread / all", "fast HVP", "fast sharpness",
+              "dense loss_and_grad", "bit-identical"]
     rows = []
+
+    def ratio(value):
+        return f"{value:.2f}" if value else "n/a"
+
     for s in sizes:
         t = s.get("threads")
         if not t:
             continue
-        dense = t.get("dense")
-        same = t["fast"]["bit_identical"] and (dense is None or dense["bit_identical"])
-        rows.append([f"{s['n']:,}", f"{s['m']:,}", t["cores"], f"{t['fast']['speedup']:.2f}",
-                     f"{dense['speedup']:.2f}" if dense else "skip", "yes" if same else "NO"])
+        fast, dense = t["fast"], t.get("dense")
+        same = fast["bit_identical"] and (dense is None or dense["bit_identical"])
+        rows.append([f"{s['n']:,}", f"{s['m']:,}", t["cores"], ratio(fast.get("speedup")),
+                     ratio(fast.get("speedup_hvp")), ratio(fast.get("speedup_sharpness")),
+                     ratio(dense["speedup"]) if dense else "skip", "yes" if same else "NO"])
     return table(header, rows)
 
 
@@ -186,7 +192,7 @@ def markdown(results: dict) -> str:
                 "### One Hessian-vector product (time / relu1d fast's)", "", hvp_table(sizes), "",
                 "### Sharpness from scratch to 1e-10 (time / relu1d.sharpness's)", "", sharpness_table(sizes), "",
                 "### Dense kernel throughput (one thread)", "", gflops_table(sizes, peak), "",
-                "### Thread scaling of loss_and_grad", "", threads_table(sizes), "",
+                "### Thread scaling (time on 1 thread / on every core, same bits)", "", threads_table(sizes), "",
                 "### Peak resident memory of the process during each part (VmHWM, data included)", "", memory_table(sizes), ""]
     if results.get("hessians"):
         out += ["### Full Hessian (time / relu1d fast's)", "", hessian_table(results["hessians"], rtol), ""]

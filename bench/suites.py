@@ -155,25 +155,56 @@ def _measure_baseline(out, problem, fast, base, timing, sharpness0, loss0, grad0
         out["errors"][f"{base.name} sharpness"] = abs(found["value"] - sharpness0) / sharpness0
 
 
-def measure_threads(problem, timing: Timing, *, with_dense: bool) -> dict:
-    """``loss_and_grad`` seconds with ``threads=1`` and with every available core, per kernel.
+def thread_counts(cores: int) -> list:
+    """1, 2, 4, ... and every available core."""
+    counts, t = [], 1
+    while t < cores:
+        counts.append(t)
+        t *= 2
+    return counts + [cores]
 
-    The fast kernel is single-threaded today (its ``threads`` is accepted and ignored); the dense
-    kernel splits its data and neuron blocks over threads. Results are bit-identical either way
-    (checked here too).
+
+def measure_threads(problem, timing: Timing, *, with_dense: bool) -> dict:
+    """Thread scaling at this size, on 1, 2, 4, ... threads up to every available core: the fast
+    kernel's GD steps (``relu1d.train``), one HVP and the sharpness from scratch; the dense
+    kernel's ``loss_and_grad``. Results must be bit-identical for every thread count (checked:
+    theta after 20 steps, the sharpness, the HVP, the loss and gradient).
+
+    ``speedup`` is the ratio of one thread's time to every core's (the GD step for the fast kernel).
     """
     cores = available_cores()
-    out = {"cores": cores}
-    for kernel in ("fast", "dense") if with_dense else ("fast",):
-        times, values = {}, {}
-        for threads in sorted({1, cores}):
-            obj = relu1d.Objective(problem.x, problem.y, kernel=kernel, threads=threads)
-            values[threads] = obj.loss_and_grad(problem.theta)
-            times[threads] = time_call(lambda: obj.loss_and_grad(problem.theta), timing)["median"]
-        identical = all(values[t][0] == values[1][0] and np.array_equal(values[t][1], values[1][1])
-                        for t in values)
-        out[kernel] = {"seconds": {str(t): s for t, s in times.items()},
-                       "speedup": times[1] / times[cores], "bit_identical": identical}
+    counts = thread_counts(cores)
+    once = Timing(repeat=min(3, timing.repeat), min_time=timing.min_time, warmup_time=0.0,
+                  max_time=timing.max_time)
+    out = {"cores": cores, "counts": counts}
+    loss0 = float(relu1d.Objective(problem.x, problem.y).loss(problem.theta))
+    seconds = {"step": {}, "hvp": {}, "sharpness": {}}
+    values = {}
+    for t in counts:
+        obj = relu1d.Objective(problem.x, problem.y, kernel="fast", threads=t)
+        seconds["step"][str(t)] = time_steps(_relu1d_gd(obj, problem, loss0), timing, loss0=loss0).get("median")
+        seconds["hvp"][str(t)] = time_call(lambda: obj.hvp(problem.theta, problem.u), timing)["median"]
+        seconds["sharpness"][str(t)] = time_call(lambda: relu1d.sharpness(obj, problem.theta, tol=1e-10),
+                                                 once)["median"]
+        run = relu1d.train(obj, problem.theta, lr=problem.lr, steps=20, record_every=20, sharpness_every=0,
+                           progress=False)
+        values[t] = (run.theta, relu1d.sharpness(obj, problem.theta, tol=1e-10).eigenvalues,
+                     obj.hvp(problem.theta, problem.u))
+    ratio = {part: (s["1"] / s[str(cores)] if s["1"] and s[str(cores)] else None) for part, s in seconds.items()}
+    out["fast"] = {"seconds": seconds, "speedup": ratio["step"], "speedup_hvp": ratio["hvp"],
+                   "speedup_sharpness": ratio["sharpness"],
+                   "bit_identical": all(all(np.array_equal(a, b) for a, b in zip(values[t], values[1]))
+                                        for t in counts)}
+    if with_dense:
+        times, dense_values = {}, {}
+        for t in counts:
+            obj = relu1d.Objective(problem.x, problem.y, kernel="dense", threads=t)
+            dense_values[t] = obj.loss_and_grad(problem.theta)
+            times[str(t)] = time_call(lambda: obj.loss_and_grad(problem.theta), timing)["median"]
+        out["dense"] = {"seconds": times, "speedup": times["1"] / times[str(cores)],
+                        "bit_identical": all(dense_values[t][0] == dense_values[1][0]
+                                             and np.array_equal(dense_values[t][1], dense_values[1][1])
+                                             for t in counts)}
     return out
 
 

@@ -283,7 +283,7 @@ double FastKernel::descend(double eta, double* theta) {
     // the step and the boundaries at the new parameters, then the forward pass
     // (each neuron on its own: any split into parts gives the same bits)
     // (parts_for(live) threads take blocks in turn: a thread that starts late takes fewer)
-    const unsigned parts = parts_for(live) > 1 ? 4 * parts_for(live) : 1;
+    const unsigned parts = parts_for(live) > 1 ? 8 * parts_for(live) : 1;
     part_wild_.assign(parts, 0);
     split(live, parts, [&](unsigned t, std::size_t lo, std::size_t hi) {
         std::size_t wild = 0;

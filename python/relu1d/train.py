@@ -24,6 +24,8 @@ from .schedule import StepSize
 __all__ = ["train", "resume"]
 
 _CHUNK_SECONDS = 0.05       # wall time of one C++ chunk: bounds the Ctrl-C latency
+_CHUNK_MAX_SECONDS = 0.5    # ... unless the driver's own work between chunks is slow (copying a large theta)
+_OVERHEAD_SHARE = 0.05      # the driver's work between chunks: at most this share of a chunk's time
 _CHUNK_GROWTH = 8           # a chunk has at most this many times the steps of the previous one
 _CALLABLE_CHUNK = 16384     # steps per chunk when lr is a Python callable
 
@@ -185,6 +187,7 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
     t_begin, wall0, sharp0, core0 = time.perf_counter(), run.wall_time, run.sharpness_time, run.core_time
     core_seconds = 0.0  # time inside the compiled loop (the rest is the Python driver)
     last_save_time, last_save_step = t_begin, start
+    t_returned = None  # when the last compiled call returned
 
     def sync():
         run.theta = trainer.theta
@@ -209,14 +212,17 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
                     raise
                 before = trainer.step
                 t_call = time.perf_counter()
+                if t_returned is not None:
+                    planner.observe_overhead(t_call - t_returned)
                 try:
-                    reason, records = trainer.run(chunk, starts, values, _CHUNK_SECONDS,
+                    reason, records = trainer.run(chunk, starts, values, planner.seconds,
                                                   wall0 + (time.perf_counter() - t_begin))
                 except Exception:  # e.g. the system refused a thread: keep the run as of the last chunk
                     _save_before_raise(run, checkpoint)
                     raise
-                planner.observe(trainer.step - before, time.perf_counter() - t_call)
-                core_seconds += time.perf_counter() - t_call
+                t_returned = time.perf_counter()
+                planner.observe(trainer.step - before, t_returned - t_call)
+                core_seconds += t_returned - t_call
                 if before == start and run.history.rows and len(records["step"]) \
                         and records["step"][0] == run.history["step"][-1]:
                     # resuming a run that stopped right after recording this step (converged, or
@@ -271,12 +277,21 @@ class ChunkPlanner:
     The first call runs one step; each later call runs ``seconds / (measured seconds per step)``
     steps, at most ``_CHUNK_GROWTH`` times the previous call's. Ctrl-C, callbacks and
     checkpoints are handled between calls, so they wait about ``seconds`` (or one step, if a
-    step takes longer) whatever a step costs.
+    step takes longer) whatever a step costs. Where the driver's own work between two calls
+    (copying theta, the history, a callback) takes more than ``_OVERHEAD_SHARE`` of that,
+    ``seconds`` grows to keep it so, up to ``max_seconds``: at m = 1e6 the copy of theta alone
+    takes milliseconds.
     """
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+    def __init__(self, seconds: float, max_seconds: float = _CHUNK_MAX_SECONDS):
+        self.base_seconds = self.seconds = seconds
+        self.max_seconds = max(seconds, max_seconds)
         self.next_steps = 1
+
+    def observe_overhead(self, elapsed: float) -> None:
+        """Record that the driver spent ``elapsed`` seconds between two calls."""
+        wanted = elapsed / _OVERHEAD_SHARE
+        self.seconds = min(self.max_seconds, max(self.base_seconds, wanted))
 
     def observe(self, steps: int, elapsed: float) -> None:
         """Record that the last call ran ``steps`` steps in ``elapsed`` seconds."""
