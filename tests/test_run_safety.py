@@ -129,6 +129,22 @@ def test_chunk_planner_follows_the_step_cost():
     assert plan.next_steps == 50
 
 
+def test_chunk_time_grows_with_the_driver_overhead():
+    # copying theta at m = 1e6 between chunks takes milliseconds: chunks grow so that it stays
+    # about 5% of their time, up to 0.5 s, and shrink back when the overhead does
+    plan = train_module.ChunkPlanner(0.05)
+    plan.observe_overhead(0.0005)
+    assert plan.seconds == 0.05
+    plan.observe_overhead(0.008)
+    assert plan.seconds == pytest.approx(0.16)
+    plan.observe(10, 0.08)  # 8 ms steps: 20 per 0.16 s chunk
+    assert plan.next_steps == 20
+    plan.observe_overhead(1.0)
+    assert plan.seconds == 0.5
+    plan.observe_overhead(0.0)
+    assert plan.seconds == 0.05
+
+
 def test_first_chunk_is_one_step():
     # a step of unknown cost is run alone first, so Ctrl-C is seen after it, not after 64 of them
     obj, th0 = small(n=200, width=40, kernel="dense")
