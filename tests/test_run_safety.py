@@ -208,8 +208,8 @@ def test_refused_thread_is_a_python_error():
         with open("/proc/self/status") as f:
             vm = [int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize")][0]
         resource.setrlimit(resource.RLIMIT_AS, (vm + 20 * 2**20, resource.getrlimit(resource.RLIMIT_AS)[1]))
-        try:
-            obj.grad(th)
+        try:  # a new objective: its threads start under the limit (an objective keeps its pool)
+            relu1d.Objective(x, y, kernel="dense", threads=64).grad(th)
             print("NO ERROR")
         except RuntimeError as e:
             print("RuntimeError:", e)
