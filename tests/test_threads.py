@@ -6,6 +6,9 @@ scatter's block size."""
 from __future__ import annotations
 
 import contextlib
+import os
+import select
+import signal
 
 import numpy as np
 import pytest
@@ -187,3 +190,36 @@ def test_sharpness_is_bit_identical_for_every_thread_count():
     for got in results[1:]:
         for a, b in zip(got, results[0]):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_computes_without_the_parents_threads(wide_problem):
+    # multiprocessing's fork start method copies an objective whose threads exist only in the
+    # parent: the child must compute (on its one thread, the same bits), not wait for them forever
+    x, y, theta, u = wide_problem
+    with threaded_small():
+        obj = relu1d.Objective(x, y, threads=2)
+        expected = obj.hvp(theta, u)  # the pool exists now
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            os.close(read)
+            code = 1
+            try:
+                same = np.array_equal(obj.hvp(theta, u), expected) and np.array_equal(obj.hessian(theta),
+                                                                                      obj.hessian(theta))
+                code = 0 if same else 2
+            finally:
+                os.write(write, bytes([code]))
+                os._exit(code)
+        os.close(write)
+        ready, _, _ = select.select([read], [], [], 60)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hangs")
+        code = os.read(read, 1)
+        os.close(read)
+        os.waitpid(pid, 0)
+        assert code == bytes([0])
+        np.testing.assert_array_equal(obj.hvp(theta, u), expected)  # the parent's threads still work

@@ -5,6 +5,11 @@
 #include <condition_variable>
 #include <mutex>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#define RELU1D_HAVE_FORK 1
+#endif
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define RELU1D_PAUSE() _mm_pause()
@@ -40,7 +45,18 @@ struct WorkerPool::State {
     bool stop = false;
 };
 
-WorkerPool::WorkerPool(unsigned threads) : state_(std::make_unique<State>()) {
+namespace {
+// The process a pool's threads belong to: a child made by fork() has none of them.
+long current_process() {
+#if RELU1D_HAVE_FORK
+    return static_cast<long>(::getpid());
+#else
+    return 0;
+#endif
+}
+}  // namespace
+
+WorkerPool::WorkerPool(unsigned threads) : state_(std::make_unique<State>()), owner_(current_process()) {
     const unsigned extra = threads > 1 ? threads - 1 : 0;
     workers_.reserve(extra);
     for (unsigned t = 0; t < extra; ++t) {
@@ -59,6 +75,13 @@ WorkerPool::~WorkerPool() { shutdown(); }
 
 void WorkerPool::shutdown() {
     if (!state_) return;
+    if (owner_ != current_process()) {
+        // a child of fork(): the threads are not here to join, and the mutex may be held by one of
+        // them in the parent. Leave both (a small leak in a process that forked with a pool).
+        new std::vector<std::thread>(std::move(workers_));
+        state_.release();
+        return;
+    }
     {
         std::lock_guard<std::mutex> lock(state_->mutex);
         state_->stop = true;
@@ -110,7 +133,7 @@ void WorkerPool::worker_main() {
 
 void WorkerPool::run(std::size_t nblocks, const std::function<void(std::size_t)>& body) {
     State& s = *state_;
-    if (workers_.empty() || nblocks <= 1) {
+    if (workers_.empty() || nblocks <= 1 || owner_ != current_process()) {  // (after fork: this thread alone)
         for (std::size_t blk = 0; blk < nblocks; ++blk) body(blk);
         return;
     }

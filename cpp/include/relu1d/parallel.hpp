@@ -44,7 +44,8 @@ inline unsigned resolve_threads(int requested) {
 // A fixed set of threads for the many short parallel loops of one kernel (a GD step has several:
 // starting threads for each would cost more than the loop at m = 1e5). run() hands out blocks
 // [0, nblocks) to the calling thread and size() - 1 workers, which wait between calls (spinning a
-// few microseconds first, then asleep). Not reentrant: one run() at a time.
+// few microseconds first, then asleep). Not reentrant: one run() at a time. In a child process made
+// by fork() the workers do not exist: run() then runs every block on the calling thread.
 class WorkerPool {
 public:
     // std::runtime_error (Python: RuntimeError) if the system refuses a thread.
@@ -64,6 +65,7 @@ private:
     void shutdown();     // stop and join the workers
     std::unique_ptr<State> state_;
     std::vector<std::thread> workers_;
+    long owner_;  // the process whose threads these are (a child of fork() runs every block itself)
 };
 
 // Neurons (or data points) per thread below which the fast kernel's loops use fewer threads
