@@ -223,3 +223,45 @@ def test_a_forked_child_computes_without_the_parents_threads(wide_problem):
         os.waitpid(pid, 0)
         assert code == bytes([0])
         np.testing.assert_array_equal(obj.hvp(theta, u), expected)  # the parent's threads still work
+
+
+def test_a_run_checkpointed_on_two_threads_resumes_on_one(tmp_path, wide_problem):
+    # results never depend on the threads: a run saved with threads=2 continues on another count
+    # (resume(threads=...)) exactly as the run done in one go on one thread
+    x, y, theta, _ = wide_problem
+    path = tmp_path / "run.npz"
+    options = dict(lr=[(0, 0.02), (20, 0.01)], record_every=3, sharpness_every=7, clip=0.5, progress=False)
+    with threaded_small():
+        whole = relu1d.train(relu1d.Objective(x, y, threads=1), theta, steps=50, **options)
+        relu1d.train(relu1d.Objective(x, y, threads=2), theta, steps=25, checkpoint=path, **options)
+        resumed = relu1d.resume(path, steps=25, threads=1)
+    assert resumed.objective.threads == 1 and resumed.config.threads == 1
+    assert relu1d.Run.load(path).config.threads == 1
+    np.testing.assert_array_equal(resumed.theta, whole.theta)
+    # (the first call's last step, 25, has a row of its own)
+    rows = resumed.history["step"] != 25
+    for column in whole.history:
+        if column != "time":
+            np.testing.assert_array_equal(resumed.history[column][rows], whole.history[column], err_msg=column)
+    with pytest.raises(ValueError, match="^threads: "):
+        relu1d.resume(path, steps=1, threads=0)
+    with pytest.raises(TypeError, match="^threads: "):
+        relu1d.resume(path, steps=1, threads=1.5)
+
+
+def test_cli_threads_option(tmp_path, capsys):
+    from relu1d.__main__ import main
+
+    assert main(["train", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--threads THREADS threads of the kernel" in help_text and "dense kernel" not in help_text
+    out = tmp_path / "r.npz"
+    assert main(["train", "--steps", "20", "--n", "10", "--width", "5", "--threads", "2", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert relu1d.Run.load(out).config.threads == 2
+    assert main(["resume", str(out), "--steps", "20", "--threads", "1", "--no-progress"]) == 0
+    resumed = relu1d.Run.load(out)
+    assert resumed.config.threads == 1 and resumed.steps == 40
+    assert main(["train", "--steps", "40", "--n", "10", "--width", "5", "--threads", "1", "--out",
+                 str(tmp_path / "whole.npz"), "--no-progress"]) == 0
+    np.testing.assert_array_equal(resumed.theta, relu1d.Run.load(tmp_path / "whole.npz").theta)

@@ -201,7 +201,8 @@ def add_train_parser(subparsers) -> None:
                    help="initialisation scheme (default kaiming_uniform)")
     _add_training_options(t)
     t.add_argument("--kernel", default="fast", choices=["fast", "dense"])
-    t.add_argument("--threads", type=count(1), help="threads for the dense kernel")
+    t.add_argument("--threads", type=count(1), help="threads of the kernel (default: the CPUs available; results "
+                   "are the same bits for any count)")
     t.add_argument("--checkpoint", metavar="PATH",
                    help="checkpoint file, written periodically and at the end (also the run file "
                    "unless --out names another)")
@@ -280,6 +281,8 @@ def add_resume_parser(subparsers) -> None:
     r.add_argument("--lr", type=schedule, metavar="LR",
                    help="a new step size or schedule START:LR,... (default: the run's own)")
     r.add_argument("--out", metavar="PATH", help="run file to write (default: overwrite PATH)")
+    r.add_argument("--threads", type=count(1), help="threads of the kernel (default: the run's own setting; "
+                   "results are the same bits for any count)")
     _add_checkpoint_options(r)
     r.set_defaults(func=run_resume)
 
@@ -293,7 +296,8 @@ def run_resume(args) -> int:
         raise UsageError(f"{args.path} diverged at step {before.steps:,}: resuming with the same step size "
                          "would repeat the same steps; pass a smaller --lr")
     run = relu1d.resume(args.path, steps=args.steps, lr=args.lr, progress=args.progress, checkpoint=out,
-                        checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds)
+                        checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
+                        threads=args.threads)
     return _report(run, out, already_saved=True, header=f"resumed at step {before.steps:,}")
 
 

@@ -36,7 +36,7 @@ class TrainConfig(Mapping):
     kernel : str
         One of :data:`relu1d.KERNELS`.
     threads : int or None
-        Threads of the dense kernel (None: the library chooses).
+        Threads of the kernel (None: the library chooses; results never depend on it).
     """
 
     lr: list | None

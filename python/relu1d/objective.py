@@ -30,8 +30,9 @@ class Objective:
         ``"fast"``: the O(n + m log n) sorted-data algorithm (O(m^2 + n) for the Hessian).
         ``"dense"``: the O(n m) reference loops. Both agree to rounding.
     threads : int or None
-        Threads for the dense kernel (None: every CPU this process may run on, i.e. its affinity
-        mask; used only when n*m is large). Results are bit-identical for every thread count.
+        Threads of the kernel (None: every CPU this process may run on, i.e. its affinity mask).
+        A loop uses more than one only where it has enough work (many neurons, or n*m large for
+        the dense kernel). Results are bit-identical for every thread count.
     """
 
     def __init__(self, x, y, *, kernel: str = "fast", threads: int | None = None):

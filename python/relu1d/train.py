@@ -79,8 +79,9 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
         ``callback(run)`` after every chunk (at most about 20 per second) with the partial :class:`Run`;
         returning True stops the run with status "stopped".
     threads : int, optional
-        Threads for the dense kernel (the fast kernel is single-threaded; results never depend on
-        the thread count).
+        Threads of the kernel: a positive integer runs on a copy of ``objective`` (sharing its sorted
+        data) with that many threads; None keeps the objective's setting. Results never depend on
+        the thread count, bit for bit.
     data : dict, optional
         Where the data came from, kept with the run (``Run.data``) and in its files, e.g.
         ``{"target": "hat", "sigma": 0.3, "n": 30}`` for built-in data: ``relu1d report`` and
@@ -125,15 +126,21 @@ def train(objective, theta0, *, lr, steps, record_every=None, sharpness_every=No
 
 
 def resume(path, *, steps, lr=None, progress=None, checkpoint=None, checkpoint_every=None,
-           checkpoint_seconds=None, callback=None) -> Run:
+           checkpoint_seconds=None, callback=None, threads=None) -> Run:
     """Continue the run saved at ``path`` for ``steps`` more steps.
 
     The result is bit-identical to the same run done in one go. The configuration comes from
     the file; ``lr`` is needed only when the run used a callable step size (which cannot be
     saved). Checkpoints go back to ``path`` unless ``checkpoint`` names another file.
+    ``threads`` (a positive integer) continues on that many threads instead of the saved
+    setting (None keeps it); results never depend on it, so a run saved on one machine resumes
+    on another bit for bit.
     """
     run = Run.load(path)
     steps = as_int(steps, "steps", minimum=0, maximum=INT64_MAX - run.steps)
+    if threads is not None and as_threads(threads) != (run.objective.threads or 0):
+        run.objective = run.objective.with_kernel(run.objective.kernel, threads=threads)  # shares the sorted data
+        run.config = run.config.replace(threads=run.objective.threads)
     if lr is not None:
         schedule = StepSize(lr)
         run.config = run.config.replace(lr=schedule.to_json())
