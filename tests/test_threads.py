@@ -265,3 +265,18 @@ def test_cli_threads_option(tmp_path, capsys):
     assert main(["train", "--steps", "40", "--n", "10", "--width", "5", "--threads", "1", "--out",
                  str(tmp_path / "whole.npz"), "--no-progress"]) == 0
     np.testing.assert_array_equal(resumed.theta, relu1d.Run.load(tmp_path / "whole.npz").theta)
+
+
+@pytest.mark.parametrize("setter, name", [(_core.set_parallel_grain, "items"), (_core.set_scatter_block_min, "neurons")])
+def test_parallel_hooks_reject_what_is_not_a_count(setter, name):
+    before = setter(7)
+    try:
+        for bad in (True, 1.5, "2", None):
+            with pytest.raises(TypeError, match=f"^{name}: expected an integer"):
+                setter(bad)
+        for bad in (0, -1, 2**70):
+            with pytest.raises(ValueError, match=f"^{name}: must be"):
+                setter(bad)
+        assert setter(np.int64(5)) == 7 and setter(before) == 5
+    finally:
+        setter(before)

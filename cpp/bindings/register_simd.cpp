@@ -8,6 +8,23 @@
 
 namespace relu1d::bindings {
 
+namespace {
+
+// A count >= 1 for a test hook: TypeError for anything but an integer (bool included), ValueError
+// below 1 or beyond the range of a count; the message names the argument.
+std::size_t hook_count(const py::handle& value, const char* name) {
+    if (PyBool_Check(value.ptr()) || !PyIndex_Check(value.ptr()))
+        throw py::type_error(std::string(name) + ": expected an integer, got " +
+                             std::string(py::str(py::type::handle_of(value).attr("__name__"))));
+    const py::int_ number = py::reinterpret_steal<py::int_>(PyNumber_Index(value.ptr()));
+    if (number < py::int_(1)) throw py::value_error(std::string(name) + ": must be >= 1");
+    if (number > py::int_(static_cast<long long>(1) << 62))
+        throw py::value_error(std::string(name) + ": must be at most 2**62");
+    return static_cast<std::size_t>(number.cast<long long>());
+}
+
+}  // namespace
+
 void register_simd(py::module_& m) {
     m.def("simd_path", &simd_path, "The SIMD path of the per-neuron loops in use.");
     m.def("simd_paths_available", &simd_paths_available,
@@ -34,10 +51,10 @@ void register_simd(py::module_& m) {
     m.def("parallel_grain", &parallel_grain, "Neurons per thread below which the fast kernel's loops use fewer threads.");
     m.def(
         "set_parallel_grain",
-        [](long long items) {
-            if (items < 1) throw py::value_error("items: must be >= 1");
+        [](const py::handle& items) {
+            const std::size_t value = hook_count(items, "items");
             const std::size_t before = parallel_grain();
-            set_parallel_grain(static_cast<std::size_t>(items));
+            set_parallel_grain(value);
             return before;
         },
         py::arg("items"),
@@ -47,10 +64,10 @@ void register_simd(py::module_& m) {
           "Neurons per block (at least) of the fast kernel's scatter into slots: sets the order of additions.");
     m.def(
         "set_scatter_block_min",
-        [](long long neurons) {
-            if (neurons < 1) throw py::value_error("neurons: must be >= 1");
+        [](const py::handle& neurons) {
+            const std::size_t value = hook_count(neurons, "neurons");
             const std::size_t before = scatter_block_min();
-            set_scatter_block_min(static_cast<std::size_t>(neurons));
+            set_scatter_block_min(value);
             return before;
         },
         py::arg("neurons"),
