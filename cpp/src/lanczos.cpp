@@ -85,7 +85,8 @@ constexpr std::size_t kBlock = 16384;
 struct Passes {
     WorkerPool* pool;  // null: one thread
     std::size_t dim;
-    bool threaded() const { return pool != nullptr && threads_for(dim, pool->size()) > 1; }
+    // (a vector entry costs about a tenth of a neuron's work: a thread per 8 grains of entries)
+    bool threaded() const { return pool != nullptr && threads_for(dim / 8, pool->size()) > 1; }
     // body(lo, hi) over the blocks of [0, dim)
     template <class Body>
     void each(Body&& body) const {

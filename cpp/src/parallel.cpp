@@ -149,7 +149,10 @@ void WorkerPool::run(std::size_t nblocks, const std::function<void(std::size_t)>
     }
     s.wake.notify_all();
     work();
-    while (s.busy.load(std::memory_order_acquire) != 0) RELU1D_PAUSE();
+    // the workers still in a block: yield rather than spin, so that a worker the system put aside
+    // (more runnable threads than cores: another process, another library's spinning threads) can
+    // run here
+    while (s.busy.load(std::memory_order_acquire) != 0) std::this_thread::yield();
     s.body = nullptr;
     if (s.error) std::rethrow_exception(s.error);
 }

@@ -30,9 +30,11 @@ class Objective:
         ``"fast"``: the O(n + m log n) sorted-data algorithm (O(m^2 + n) for the Hessian).
         ``"dense"``: the O(n m) reference loops. Both agree to rounding.
     threads : int or None
-        Threads of the kernel (None: every CPU this process may run on, i.e. its affinity mask).
-        A loop uses more than one only where it has enough work (many neurons, or n*m large for
-        the dense kernel). Results are bit-identical for every thread count.
+        Most threads the kernel may use (None: every CPU this process may run on, i.e. its
+        affinity mask). Each loop takes one thread per ``relu1d._core.parallel_grain()`` (16384)
+        neurons at most, so small problems run on one thread whatever this says; the fast
+        kernel's O(n) sweeps always do. Results are bit-identical for every thread count. Pass 1
+        when running many objectives at once (``relu1d.sweep`` does).
     """
 
     def __init__(self, x, y, *, kernel: str = "fast", threads: int | None = None):

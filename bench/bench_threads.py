@@ -1,0 +1,194 @@
+#!/usr/bin/env python
+"""Thread scaling of relu1d on this machine: 1, 2, 4, ... threads up to every available core.
+
+    python bench/bench_threads.py                     # m = 1e5 and 1e6 (about a minute on 2 cores)
+    python bench/bench_threads.py --quick             # a smoke run (seconds)
+    python bench/bench_threads.py --sweep-runs 64     # and a 64-run sweep on every core
+
+For each size and thread count, in one process: the seconds per GD step of the fast kernel through
+the compiled loop (``relu1d.train`` at ``lr = 1/sharpness(theta0)``, no sharpness tracking), one
+HVP, the sharpness from scratch (Lanczos to 1e-10), and the dense kernel's ``loss_and_grad`` (at
+``--dense-n`` points: O(n m)). Each is the median of ``--repeats`` repeats, and the speed-up is the
+time on one thread over the time on t threads. Every thread count must give the same bits: theta
+after ``--check-steps`` steps, the sharpness, the HVP, the dense loss and gradient (checked; the
+script fails otherwise).
+
+With ``--sweep-runs R``: the sweep of ``bench_sweep.py`` (R runs of 10^5 steps at n = 100,
+width 100, each run on one thread) on ``relu1d.sweep(workers=1)`` and on every core, and its
+speed-up. For machines with many cores: run it as it is; the thread counts follow the affinity
+mask (``taskset -c 0-15 python bench/bench_threads.py`` measures 16 cores of a larger machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import relu1d
+from harness import available_cores, load_average, machine_info, make_problem, set_stable_lr
+
+
+def thread_counts(cores: int) -> list:
+    counts, t = [], 1
+    while t < cores:
+        counts.append(t)
+        t *= 2
+    return counts + [cores]
+
+
+def median_seconds(fn, repeats: int, min_time: float = 0.05) -> float:
+    """Median over repeats of the seconds per call (each repeat loops until min_time)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        calls, start = 0, time.perf_counter()
+        while True:
+            fn()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_time:
+                break
+        times.append(elapsed / calls)
+    return float(np.median(times))
+
+
+def gd_seconds(obj, problem, steps: int, repeats: int) -> float:
+    """Seconds per GD step of relu1d.train (steps per call; the call's fixed cost included)."""
+    def call():
+        relu1d.train(obj, problem.theta, lr=problem.lr, steps=steps, record_every=steps, sharpness_every=0,
+                     progress=False)
+    return median_seconds(call, repeats, min_time=0.0) / steps
+
+
+def measure_size(n: int, m: int, counts: list, args) -> dict:
+    problem = make_problem(n, m)
+    set_stable_lr(problem, relu1d.sharpness(relu1d.Objective(problem.x, problem.y, threads=1),
+                                            problem.theta).eigenvalues[0])
+    steps = max(1, int(args.step_budget / (5e-9 * (n + m))))  # about step_budget seconds per call on one core
+    out = {"n": n, "m": m, "steps_per_call": steps, "fast": {}, "dense": {}}
+    reference = None
+    for t in counts:
+        obj = relu1d.Objective(problem.x, problem.y, threads=t)
+        row = {"step": gd_seconds(obj, problem, steps, args.repeats),
+               "hvp": median_seconds(lambda: obj.hvp(problem.theta, problem.u), args.repeats),
+               "sharpness": median_seconds(lambda: relu1d.sharpness(obj, problem.theta, tol=1e-10), args.repeats)}
+        run = relu1d.train(obj, problem.theta, lr=problem.lr, steps=args.check_steps, record_every=args.check_steps,
+                           sharpness_every=0, progress=False)
+        bits = (run.theta, relu1d.sharpness(obj, problem.theta, tol=1e-10).eigenvalues, obj.hvp(problem.theta, problem.u))
+        reference = bits if reference is None else reference
+        row["bit_identical"] = all(np.array_equal(a, b) for a, b in zip(bits, reference))
+        out["fast"][t] = row
+        print(f"  fast  n={n:,} m={m:,} threads={t}: step {row['step'] * 1e6:.1f} us, hvp {row['hvp'] * 1e3:.2f} ms, "
+              f"sharpness {row['sharpness'] * 1e3:.1f} ms, same bits: {row['bit_identical']}", file=sys.stderr)
+    dense_n = min(n, args.dense_n)
+    if dense_n * m <= args.dense_max_nm:
+        x, y = problem.x[:dense_n], problem.y[:dense_n]
+        reference = None
+        for t in counts:
+            obj = relu1d.Objective(x, y, kernel="dense", threads=t)
+            seconds = median_seconds(lambda: obj.loss_and_grad(problem.theta), args.repeats)
+            loss, grad = obj.loss_and_grad(problem.theta)
+            reference = (loss, grad) if reference is None else reference
+            same = loss == reference[0] and np.array_equal(grad, reference[1])
+            out["dense"][t] = {"loss_and_grad": seconds, "n": dense_n, "bit_identical": same}
+            print(f"  dense n={dense_n:,} m={m:,} threads={t}: loss_and_grad {seconds * 1e3:.2f} ms, same bits: {same}",
+                  file=sys.stderr)
+    return out
+
+
+def measure_sweep(runs: int, cores: int) -> dict:
+    side = max(d for d in range(1, int(np.sqrt(runs)) + 1) if runs % d == 0)
+    grid = {"lr": list(np.round(np.geomspace(0.01, 0.2, side), 6)), "seed": list(range(runs // side)),
+            "n": 100, "width": 100, "steps": 100_000}
+    out = {"runs": runs}
+    thetas = {}
+    for workers in sorted({1, cores}):
+        with tempfile.TemporaryDirectory() as root:
+            start = time.perf_counter()
+            table = relu1d.sweep(grid, workers=workers, out=os.path.join(root, "sweep"), progress=False)
+            out[workers] = time.perf_counter() - start
+            thetas[workers] = [relu1d.Run.load(p).theta for p in table["path"]] if "path" in table else None
+        print(f"  sweep of {runs} runs on {workers} worker(s): {out[workers]:.1f} s", file=sys.stderr)
+    out["speedup"] = out[1] / out[cores]
+    if all(v is not None for v in thetas.values()):
+        out["bit_identical"] = all(np.array_equal(a, b) for a, b in zip(thetas[1], thetas[cores]))
+    return out
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a and b else "n/a"
+
+
+def markdown(results: dict) -> str:
+    counts = results["counts"]
+    lines = [f"Command: `{results['command']}`  ",
+             f"Machine: {results['machine']['cpu']} ({results['machine']['simd']}), {results['cores']} cores "
+             f"available; relu1d {results['machine']['relu1d_core'].get('simd_path')} path, "
+             f"{results['machine']['relu1d_core'].get('build')} build  ",
+             f"Load average before / after: {results['load_before']} / {results['load_after']}", "",
+             "Speed-up over one thread (time on 1 thread / time on t threads); every row gives the same bits.", "",
+             "| n | m | part | " + " | ".join(f"{t} threads" for t in counts) + " | same bits |",
+             "|---:|---:|---|" + "---:|" * len(counts) + "---|"]
+    for s in results["sizes"]:
+        fast = s["fast"]
+        for part, label in (("step", "fast: GD step"), ("hvp", "fast: HVP"), ("sharpness", "fast: sharpness")):
+            one = fast[counts[0]][part]
+            lines.append(f"| {s['n']:,} | {s['m']:,} | {label} ({one * 1e3:.3g} ms on 1) | "
+                         + " | ".join(ratio(one, fast[t][part]) for t in counts) + " | "
+                         + ("yes" if all(fast[t]["bit_identical"] for t in counts) else "NO") + " |")
+        if s["dense"]:
+            dense = s["dense"]
+            one = dense[counts[0]]["loss_and_grad"]
+            lines.append(f"| {dense[counts[0]]['n']:,} | {s['m']:,} | dense: loss_and_grad ({one * 1e3:.3g} ms on 1) | "
+                         + " | ".join(ratio(one, dense[t]["loss_and_grad"]) for t in counts) + " | "
+                         + ("yes" if all(dense[t]["bit_identical"] for t in counts) else "NO") + " |")
+    if "sweep" in results:
+        sw = results["sweep"]
+        lines += ["", f"Sweep of {sw['runs']} runs (n = 100, width 100, 10^5 steps each): "
+                  f"{sw[1]:.1f} s on one worker, {sw[results['cores']]:.1f} s on {results['cores']}: "
+                  f"{sw['speedup']:.2f}x" + (f"; same bits: {sw['bit_identical']}" if "bit_identical" in sw else "")]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", nargs="+", default=["10000x100000", "10000x1000000"], metavar="NxM")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--step-budget", type=float, default=0.2, help="seconds of GD per timed call on one core")
+    p.add_argument("--check-steps", type=int, default=20)
+    p.add_argument("--dense-n", type=int, default=1000, help="data points of the dense measurement (default 1000)")
+    p.add_argument("--dense-max-nm", type=float, default=2e9)
+    p.add_argument("--sweep-runs", type=int, default=0, help="runs of the sweep measurement (0: none)")
+    p.add_argument("--quick", action="store_true", help="small sizes, 2 repeats: a smoke run")
+    p.add_argument("--out", help="write the results as JSON here")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.sizes, args.repeats, args.step_budget, args.dense_n = ["200x20000"], 2, 0.02, 200
+    cores = available_cores()
+    counts = thread_counts(cores)
+    results = {"command": " ".join(["python", "bench/bench_threads.py", *(argv if argv is not None else sys.argv[1:])]),
+               "machine": machine_info(), "cores": cores, "counts": counts, "load_before": load_average(),
+               "sizes": []}
+    for size in args.sizes:
+        n, m = (int(v) for v in size.lower().split("x"))
+        results["sizes"].append(measure_size(n, m, counts, args))
+    if args.sweep_runs:
+        results["sweep"] = measure_sweep(args.sweep_runs, cores)
+    results["load_after"] = load_average()
+    print(markdown(results))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1, default=str)
+    identical = all(row["bit_identical"] for s in results["sizes"] for part in ("fast", "dense")
+                    for row in s[part].values())
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
