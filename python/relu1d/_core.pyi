@@ -180,11 +180,11 @@ def scatter_block_min() -> int:
     """
     Neurons per block (at least) of the fast kernel's scatter into slots: sets the order of additions.
     """
-def set_parallel_grain(items: typing.SupportsInt | typing.SupportsIndex) -> int:
+def set_parallel_grain(items: typing.Any) -> int:
     """
     Set parallel_grain() for the process (tests lower it to thread small problems; the results never depend on it); returns the previous value.
     """
-def set_scatter_block_min(neurons: typing.SupportsInt | typing.SupportsIndex) -> int:
+def set_scatter_block_min(neurons: typing.Any) -> int:
     """
     Set scatter_block_min() for the process (tests lower it to exercise the blocked scatter on small problems); returns the previous value. Results depend on it, never on the threads.
     """
