@@ -375,6 +375,39 @@ def test_final_step_is_recorded_with_its_sharpness():
     assert h["sharpness_products"][-1] > 0
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_final_row_equals_a_fresh_trainers_row(threads):
+    # the final row comes from the run's own trainer (prepared at the final theta by its last
+    # step): the same bits as a new trainer prepared there from scratch records, sharpness included;
+    # and the run's warm-start eigenvector is the last periodic measurement's, not the final row's
+    from relu1d import _core
+    from relu1d.objective import compiled_objective
+
+    x, y = relu1d.make_data(40, rng=5)
+    obj = relu1d.Objective(x, y, threads=threads)
+    th0 = relu1d.init_params(30, rng=6)
+    th0[:30:4], th0[30:60:4] = 1.0, -5.0  # dead neurons: the trainer's step skips them
+    grain, block = _core.set_parallel_grain(1), _core.set_scatter_block_min(1)
+    try:
+        run = relu1d.train(obj, th0, lr=0.05, steps=777, record_every=100, sharpness_every=300)
+        periodic = relu1d.train(obj, th0, lr=0.05, steps=601, record_every=100, sharpness_every=300)
+        cfg = run.config
+        options = _core.TrainOptions(clip=0.0, record_every=1, sharpness_every=1, grad_tol=float(np.finfo(float).max),
+                                     loss_tol=0.0, max_loss=0.0, sharpness_tol=cfg.sharpness_tol,
+                                     sharpness_max_iter=cfg.sharpness_max_iter)
+        eigvec_at_600 = periodic.eigvec
+        probe = _core.Trainer(compiled_objective(obj), run.theta, run.steps, eigvec_at_600, options)
+        _, rows = probe.run(1, np.array([0]), np.array([0.05]), 0.0, 0.0)
+    finally:
+        _core.set_parallel_grain(grain)
+        _core.set_scatter_block_min(block)
+    h = run.history
+    assert h["step"][-1] == rows["step"][0] == 777
+    for column in ("loss", "grad_norm", "sharpness", "sharpness_products"):
+        assert h[column][-1] == rows[column][0], column
+    np.testing.assert_array_equal(run.eigvec, eigvec_at_600)
+
+
 def test_same_final_theta_same_sharpness(tmp_path):
     # two routes to the same theta (one run, or a run and a resume) report the same final sharpness
     obj, th0 = small()

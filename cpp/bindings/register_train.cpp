@@ -65,6 +65,19 @@ void register_train(py::module_& m) {
             py::arg("max_steps"), py::arg("lr_starts"), py::arg("lr_values"), py::arg("time_budget") = 0.0,
             py::arg("elapsed") = 0.0,
             "Run at most max_steps steps: (stop reason, the recorded rows as name -> array).")
+        .def(
+            "record",
+            [](Trainer& tr, double lr, bool measure, double elapsed) {
+                Records rec;
+                {
+                    py::gil_scoped_release release;
+                    tr.record(lr, measure, rec, elapsed);
+                }
+                return records_dict(rec);
+            },
+            py::arg("lr"), py::arg("measure"), py::arg("elapsed") = 0.0,
+            "The row of the current step without stepping (the row run() records there), with the sharpness "
+            "when measure; eigvec is left as it is.")
         .def_property_readonly("theta", [](const Trainer& t) { return to_array(t.theta()); })
         .def_property_readonly("step", &Trainer::step)
         .def_property_readonly("eigvec", [](const Trainer& t) -> py::object {

@@ -73,6 +73,30 @@ double Trainer::grad_norm() {
     return scale * std::sqrt(sum2);
 }
 
+void Trainer::append_row(double loss, double gnorm, double rate, bool measure, bool keep_vector, Records& rec,
+                         double wall) {
+    const std::size_t dim = theta_.size();
+    EigenResult er;
+    if (measure) {
+        const Operator hvp = [this](const double* u, double* out) { kernel_->hvp(u, out); };
+        LanczosOptions lo = options_.lanczos;
+        lo.seed = static_cast<std::uint64_t>(step_);
+        const auto ts = std::chrono::steady_clock::now();
+        er = lanczos_.solve(hvp, dim, lo, eigvec_.empty() ? nullptr : eigvec_.data(), kernel_->workers(dim));
+        total_products_ += er.products;
+        sharpness_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
+        if (keep_vector) eigvec_.assign(er.vectors.begin(), er.vectors.begin() + static_cast<std::ptrdiff_t>(dim));
+    }
+    rec.append(RowContext{step_, loss, gnorm, rate, wall, *kernel_, theta_.data(), measure ? &er : nullptr});
+}
+
+void Trainer::record(double lr, bool measure, Records& rec, double elapsed) {
+    const double loss = kernel_->loss();
+    const double gnorm = std::sqrt(kernel_->gradient_norm2());
+    append_row(loss, gnorm, lr, measure, false, rec, elapsed);
+    kernel_->sync();  // theta_ complete for the caller
+}
+
 void Trainer::step_back_to(std::int64_t target) {
     const std::size_t dim = theta_.size();
     theta_ = snapshot_;
@@ -91,8 +115,6 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, Records&
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now();
     const auto seconds = [&] { return std::chrono::duration<double>(clock::now() - t0).count(); };
-    const std::size_t dim = theta_.size();
-    const Operator hvp = [this](const double* u, double* out) { kernel_->hvp(u, out); };
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const auto stop = [this](StopReason reason) {
         kernel_->sync();  // theta_ complete for the caller
@@ -123,20 +145,7 @@ StopReason Trainer::run(std::int64_t max_steps, const StepSchedule& lr, Records&
         const bool need_gnorm = record || opt.clip > 0.0 || opt.grad_tol > 0.0;
         const double gnorm = need_gnorm ? std::sqrt(kernel_->gradient_norm2()) : nan;
         if (need_gnorm) last_grad_norm_ = gnorm;
-        if (record) {
-            EigenResult er;
-            if (measure) {
-                LanczosOptions lo = opt.lanczos;
-                lo.seed = static_cast<std::uint64_t>(step_);
-                const auto ts = clock::now();
-                er = lanczos_.solve(hvp, dim, lo, eigvec_.empty() ? nullptr : eigvec_.data(), kernel_->workers(dim));
-                total_products_ += er.products;
-                sharpness_seconds_ += std::chrono::duration<double>(clock::now() - ts).count();
-                eigvec_.assign(er.vectors.begin(), er.vectors.begin() + static_cast<std::ptrdiff_t>(dim));
-            }
-            rec.append(RowContext{step_, loss, gnorm, rate, elapsed + seconds(), *kernel_, theta_.data(),
-                                  measure ? &er : nullptr});
-        }
+        if (record) append_row(loss, gnorm, rate, measure, true, rec, elapsed + seconds());
         // the gradient overflowed at an acceptable theta_: keep theta_
         if (need_gnorm && !std::isfinite(gnorm)) return stop(StopReason::diverged);
         if (gnorm <= opt.grad_tol || loss <= opt.loss_tol) return stop(StopReason::converged);

@@ -112,6 +112,10 @@ class Trainer:
         """
         L(theta) at the current theta (no new forward pass).
         """
+    def record(self, lr: typing.SupportsFloat | typing.SupportsIndex, measure: bool, elapsed: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> dict:
+        """
+        The row of the current step without stepping (the row run() records there), with the sharpness when measure; eigvec is left as it is.
+        """
     def run(self, max_steps: typing.SupportsInt | typing.SupportsIndex, lr_starts: typing.Any, lr_values: typing.Any, time_budget: typing.SupportsFloat | typing.SupportsIndex = 0.0, elapsed: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> tuple[str, dict]:
         """
         Run at most max_steps steps: (stop reason, the recorded rows as name -> array).

@@ -271,7 +271,7 @@ def _drive(run: Run, schedule: StepSize, steps: int, *, progress, checkpoint, ch
             if bar is not None:
                 bar.close()
     if run.status != "interrupted":  # after Ctrl-C: return at once
-        _record_final_row(run, schedule, measure=run.config.sharpness_every > 0)
+        _record_final_row(run, trainer, schedule, measure=run.config.sharpness_every > 0)
     _finish(run, trainer)
     if checkpoint:
         _save(run, checkpoint, final=True)
@@ -328,12 +328,13 @@ def _save_before_raise(run: Run, checkpoint) -> None:
         _save(run, checkpoint, final=True)
 
 
-def _record_final_row(run: Run, schedule: StepSize, *, measure: bool) -> None:
+def _record_final_row(run: Run, trainer, schedule: StepSize, *, measure: bool) -> None:
     """Make the history's last row the final step's, with its sharpness when ``measure``.
 
-    The row comes from the compiled loop itself (a throw-away trainer at the final theta records
-    its first step), so it has the same bits as the row a resumed run records there; the run's
-    warm-start eigenvector is left as it is, so a resumed run measures as if never stopped.
+    The row comes from the compiled loop itself (``trainer.record``: the row its run records at
+    this step, from the kernel it has prepared there), so it has the same bits as the row a
+    resumed run records there; the run's warm-start eigenvector is left as it is, so a resumed run
+    measures as if never stopped.
     """
     h = run.history
     have_row = h.rows > 0 and int(h.last("step")) == run.steps
@@ -343,19 +344,12 @@ def _record_final_row(run: Run, schedule: StepSize, *, measure: bool) -> None:
         starts, values = schedule.pieces(run.steps, 1)
     except Exception:  # a callable lr that fails beyond the run: no row rather than no run
         return
-    cfg = run.config
-    # grad_tol = the largest float: the probe stops ("converged") right after recording, before a step
-    options = _core.TrainOptions(clip=0.0, record_every=1, sharpness_every=1 if measure else 0,
-                                 grad_tol=float(np.finfo(np.float64).max), loss_tol=0.0, max_loss=0.0,
-                                 sharpness_tol=cfg.sharpness_tol, sharpness_max_iter=cfg.sharpness_max_iter)
-    probe = _core.Trainer(compiled_objective(run.objective), run.theta, run.steps, run.eigvec, options)
-    _, records = probe.run(1, starts, values, 0.0, run.wall_time)
-    if not len(records["step"]) or records["step"][0] != run.steps:
-        return
+    before = trainer.sharpness_seconds
+    records = trainer.record(float(values[0]), measure, run.wall_time)
     if have_row:
         h.drop_last_row()
     h.append(records)
-    run.sharpness_time += probe.sharpness_seconds
+    run.sharpness_time += trainer.sharpness_seconds - before
 
 
 def _finish(run: Run, trainer=None) -> None:

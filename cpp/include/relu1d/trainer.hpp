@@ -52,6 +52,11 @@ public:
     // finite and at most max_loss, and last_loss() the offending loss.
     StopReason run(std::int64_t max_steps, const StepSchedule& lr, Records& rec, double time_budget, double elapsed);
 
+    // Append the row of the current step without stepping: the row that run() records there
+    // (the same bits), with the sharpness when `measure` (warm-started from eigvec(), which is
+    // left as it is, so a later run measures as if this had not happened).
+    void record(double lr, bool measure, Records& rec, double elapsed);
+
     // L and ||grad L|| at theta() (the kernel stays prepared there: no new forward pass); the norm
     // is scaled so that it overflows only when ||grad L|| itself does (not its square).
     double loss() const { return kernel_->loss(); }
@@ -70,6 +75,9 @@ private:
     // Restore theta_ to the iterate of step `target` (snapshot_step_ <= target <= step_) by
     // replaying the recorded step sizes from the snapshot; the kernel is prepared there.
     void step_back_to(std::int64_t target);
+    // Append the row of the current step (its loss and gradient norm given); with `measure`, the
+    // sharpness too, its eigenvector into eigvec_ when `keep_vector`.
+    void append_row(double loss, double gnorm, double rate, bool measure, bool keep_vector, Records& rec, double wall);
 
     TrainOptions options_;
     std::unique_ptr<Kernel> kernel_;
