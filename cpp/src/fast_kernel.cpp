@@ -226,7 +226,20 @@ void FastKernel::locate(const Params& p) {
     mirror_theta_ = nullptr;  // a new prepare: the mirror (if any) is dropped, not written back
     mirror_dirty_ = false;
     const std::size_t n = data_->n(), m = p.m;
-    if (slot_.size() != m) slot_.assign(m, n / 2);
+    if (slot_.size() != m) {
+        // no previous boundaries: start each search where the knot -b/w falls if the data were
+        // spread evenly over [x_0, x_{n-1}] (the searches below gallop from there, so a guess off
+        // by d costs O(log d); the result does not depend on it)
+        slot_.resize(m);
+        const double x0 = data_->x()[0], span = data_->x()[n - 1] - x0, scale = static_cast<double>(n) / span;
+        split(m, parts_for(m), [&](unsigned, std::size_t lo, std::size_t hi) {
+            for (std::size_t k = lo; k < hi; ++k) {
+                const double at = (-p.b[k] / p.w[k] - x0) * scale;  // NaN or inf for w = 0 or span = 0
+                slot_[k] = at >= 0.0 && at < static_cast<double>(n) ? static_cast<std::size_t>(at)
+                           : at >= static_cast<double>(n) ? n : (at < 0.0 ? 0 : n / 2);
+            }
+        });
+    }
     // Pass 1, branch-free (vectorised): boundaries that stayed or moved by one point; pass 2 for
     // the others (each neuron on its own: any split over threads gives the same slots)
     const auto check = detail::simd_loops().check_boundaries;
