@@ -8,7 +8,7 @@
 For each size and thread count, in one process: the seconds per GD step of the fast kernel through
 the compiled loop (``relu1d.train`` at ``lr = 1/sharpness(theta0)``, no sharpness tracking), one
 HVP, the sharpness from scratch (Lanczos to 1e-10), and the dense kernel's ``loss_and_grad`` (at
-``--dense-n`` points: O(n m)). Each is the median of ``--repeats`` repeats, and the speed-up is the
+``--dense-n`` points: O(n m)); then the full Hessian at n = 100, m = ``--hessian-m``. Each is the median of ``--repeats`` repeats, and the speed-up is the
 time on one thread over the time on t threads. Every thread count must give the same bits: theta
 after ``--check-steps`` steps, the sharpness, the HVP, the dense loss and gradient (checked; the
 script fails otherwise).
@@ -102,6 +102,21 @@ def measure_size(n: int, m: int, counts: list, args) -> dict:
     return out
 
 
+def measure_hessian(n: int, m: int, counts: list, args) -> dict:
+    """The full Hessian of the fast kernel (tiles of neuron pairs over threads)."""
+    problem = make_problem(n, m)
+    out, reference = {"n": n, "m": m}, None
+    for t in counts:
+        obj = relu1d.Objective(problem.x, problem.y, threads=t)
+        seconds = median_seconds(lambda: obj.hessian(problem.theta), args.repeats)
+        H = obj.hessian(problem.theta)
+        reference = H if reference is None else reference
+        out[t] = {"seconds": seconds, "bit_identical": bool(np.array_equal(H, reference))}
+        print(f"  hessian n={n:,} m={m:,} threads={t}: {seconds * 1e3:.1f} ms, same bits: {out[t]['bit_identical']}",
+              file=sys.stderr)
+    return out
+
+
 def measure_sweep(runs: int, cores: int) -> dict:
     side = max(d for d in range(1, int(np.sqrt(runs)) + 1) if runs % d == 0)
     grid = {"lr": list(np.round(np.geomspace(0.01, 0.2, side), 6)), "seed": list(range(runs // side)),
@@ -148,6 +163,12 @@ def markdown(results: dict) -> str:
             lines.append(f"| {dense[counts[0]]['n']:,} | {s['m']:,} | dense: loss_and_grad ({one * 1e3:.3g} ms on 1) | "
                          + " | ".join(ratio(one, dense[t]["loss_and_grad"]) for t in counts) + " | "
                          + ("yes" if all(dense[t]["bit_identical"] for t in counts) else "NO") + " |")
+    if "hessian" in results:
+        hs = results["hessian"]
+        one = hs[counts[0]]["seconds"]
+        lines.append(f"| {hs['n']:,} | {hs['m']:,} | fast: full Hessian ({one * 1e3:.3g} ms on 1) | "
+                     + " | ".join(ratio(one, hs[t]["seconds"]) for t in counts) + " | "
+                     + ("yes" if all(hs[t]["bit_identical"] for t in counts) else "NO") + " |")
     if "sweep" in results:
         sw = results["sweep"]
         lines += ["", f"Sweep of {sw['runs']} runs (n = 100, width 100, 10^5 steps each): "
@@ -160,16 +181,18 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", nargs="+", default=["10000x100000", "10000x1000000"], metavar="NxM")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--step-budget", type=float, default=0.2, help="seconds of GD per timed call on one core")
+    p.add_argument("--step-budget", type=float, default=0.5, help="seconds of GD per timed call on one core")
     p.add_argument("--check-steps", type=int, default=20)
     p.add_argument("--dense-n", type=int, default=1000, help="data points of the dense measurement (default 1000)")
     p.add_argument("--dense-max-nm", type=float, default=2e9)
+    p.add_argument("--hessian-m", type=int, default=1000, help="width of the full-Hessian measurement at n = 100 "
+                   "(0: none)")
     p.add_argument("--sweep-runs", type=int, default=0, help="runs of the sweep measurement (0: none)")
     p.add_argument("--quick", action="store_true", help="small sizes, 2 repeats: a smoke run")
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
     if args.quick:
-        args.sizes, args.repeats, args.step_budget, args.dense_n = ["200x20000"], 2, 0.02, 200
+        args.sizes, args.repeats, args.step_budget, args.dense_n, args.hessian_m = ["200x20000"], 2, 0.02, 200, 300
     cores = available_cores()
     counts = thread_counts(cores)
     results = {"command": " ".join(["python", "bench/bench_threads.py", *(argv if argv is not None else sys.argv[1:])]),
@@ -178,6 +201,8 @@ def main(argv=None) -> int:
     for size in args.sizes:
         n, m = (int(v) for v in size.lower().split("x"))
         results["sizes"].append(measure_size(n, m, counts, args))
+    if args.hessian_m:
+        results["hessian"] = measure_hessian(100, args.hessian_m, counts, args)
     if args.sweep_runs:
         results["sweep"] = measure_sweep(args.sweep_runs, cores)
     results["load_after"] = load_average()
@@ -187,6 +212,7 @@ def main(argv=None) -> int:
             json.dump(results, fh, indent=1, default=str)
     identical = all(row["bit_identical"] for s in results["sizes"] for part in ("fast", "dense")
                     for row in s[part].values())
+    identical &= all(results["hessian"][t]["bit_identical"] for t in counts) if "hessian" in results else True
     return 0 if identical else 1
 
 

@@ -106,9 +106,12 @@ def sharpness_table(sizes: list) -> str:
 
 def hessian_table(hessians: list, rtol: float) -> str:
     columns = ("dense", "numpy", "jax")
-    header = ["n", "m", "relu1d fast Hessian"] + [LABELS[c] if c != "jax" else "jax.hessian" for c in columns] \
-        + ["peak RSS relu1d / all (MiB)", "check"]
-    rows = [[f"{h['n']:,}", f"{h['m']:,}", seconds(h["hessian"]["fast"]["median"])]
+    header = ["n", "m", "relu1d fast Hessian", "fast, every core", "jax.hessian / fast, every core"] \
+        + [LABELS[c] if c != "jax" else "jax.hessian" for c in columns] + ["peak RSS relu1d / all (MiB)", "check"]
+    rows = [[f"{h['n']:,}", f"{h['m']:,}", seconds(h["hessian"]["fast"]["median"]),
+             seconds(h["hessian"]["fast, every core"]["median"]) if "fast, every core" in h["hessian"] else "n/a",
+             ratio_cell(h["hessian"].get("jax"), h["hessian"]["fast, every core"])
+             if "fast, every core" in h["hessian"] else "n/a"]
             + [ratio_cell(h["hessian"].get(c), h["hessian"]["fast"]) for c in columns]
             + [f"{h['max_rss_mb_relu1d']:.0f} / {h['max_rss_mb']:.0f}", check_cell(h["errors"], rtol)]
             for h in hessians if "hessian" in h]
