@@ -180,19 +180,9 @@ void FastKernel::split(std::size_t items, unsigned parts, Body&& body) {
     pool_->run(parts, task);
 }
 
-void FastKernel::scatter(const std::size_t* slot, const double* ab, std::size_t count, const std::size_t* index,
-                         bool skip_wild) {
+std::size_t FastKernel::begin_blocks(const std::size_t* index, std::size_t count) {
     const std::size_t slots = 2 * data_->n() + 2, B = scatter_block();
-    const double limit = coef_limit();
-    auto add = [&](std::size_t lo, std::size_t hi, double* d, char* used) {
-        if (skip_wild) scatter_pairs<true>(hi - lo, slot + lo, ab + 2 * lo, d, used, coef_scale_, limit);
-        else scatter_pairs<false>(hi - lo, slot + lo, ab + 2 * lo, d, used, coef_scale_, limit);
-    };
-    const std::size_t blocks = (m_ + B - 1) / B;
-    if (blocks <= 1) {
-        add(0, count, dAB_.data(), used_.data());
-        return;
-    }
+    const std::size_t blocks = std::max<std::size_t>(1, (m_ + B - 1) / B);
     // block j: the neurons with index in [j B, (j + 1) B), at [bounds_[j], bounds_[j + 1]) here
     bounds_.resize(blocks + 1);
     for (std::size_t j = 0; j <= blocks; ++j)
@@ -206,20 +196,39 @@ void FastKernel::scatter(const std::size_t* slot, const double* ab, std::size_t 
         tables_[j].resize(2 * slots, 0.0);
         table_used_[j].resize(slots, 0);
     }
-    const unsigned parts = parts_for(count);
-    split(blocks, parts > 1 ? static_cast<unsigned>(blocks) : 1u, [&](unsigned, std::size_t j0, std::size_t j1) {
-        for (std::size_t j = j0; j < j1; ++j)
-            add(bounds_[j], bounds_[j + 1], j == 0 ? dAB_.data() : tables_[j - 1].data(),
-                j == 0 ? used_.data() : table_used_[j - 1].data());
-    });
+    return blocks;
+}
+
+void FastKernel::merge_blocks(std::size_t blocks, unsigned parts) {
     // the blocks' sums added in block order, every table whole (also where a block is empty)
-    const std::size_t groups = (slots + 63) / 64;  // 64 slots: whole cache lines of used_
+    const std::size_t slots = 2 * data_->n() + 2, groups = (slots + 63) / 64;  // 64 slots: whole lines of used_
     split(groups, parts > 1 ? static_cast<unsigned>(std::min<std::size_t>(groups, 4 * parts)) : 1u,
           [&](unsigned, std::size_t g0, std::size_t g1) {
               const std::size_t lo = 2 * 64 * g0, hi = 2 * std::min(64 * g1, slots);
               for (std::size_t j = 0; j + 1 < blocks; ++j)
                   merge_table(dAB_.data(), tables_[j].data(), used_.data(), table_used_[j].data(), lo, hi);
           });
+}
+
+void FastKernel::scatter(const std::size_t* slot, const double* ab, std::size_t count, const std::size_t* index,
+                         bool skip_wild) {
+    const double limit = coef_limit();
+    auto add = [&](std::size_t lo, std::size_t hi, double* d, char* used) {
+        if (skip_wild) scatter_pairs<true>(hi - lo, slot + lo, ab + 2 * lo, d, used, coef_scale_, limit);
+        else scatter_pairs<false>(hi - lo, slot + lo, ab + 2 * lo, d, used, coef_scale_, limit);
+    };
+    const std::size_t blocks = begin_blocks(index, count);
+    if (blocks <= 1) {
+        add(0, count, dAB_.data(), used_.data());
+        return;
+    }
+    const unsigned parts = parts_for(count);
+    split(blocks, parts > 1 ? static_cast<unsigned>(blocks) : 1u, [&](unsigned, std::size_t j0, std::size_t j1) {
+        for (std::size_t j = j0; j < j1; ++j)
+            add(bounds_[j], bounds_[j + 1], j == 0 ? dAB_.data() : tables_[j - 1].data(),
+                j == 0 ? used_.data() : table_used_[j - 1].data());
+    });
+    merge_blocks(blocks, parts);
 }
 
 void FastKernel::locate(const Params& p) {
@@ -294,26 +303,46 @@ double FastKernel::descend(double eta, double* theta) {
     g2_.resize(live);
     const auto step_neurons = detail::simd_loops().descend_neurons;  // the SIMD path in use
     // the step and the boundaries at the new parameters, then the forward pass
-    // (each neuron on its own: any split into parts gives the same bits)
-    // (parts_for(live) threads take blocks in turn: a thread that starts late takes fewer)
-    const unsigned parts = parts_for(live) > 1 ? 8 * parts_for(live) : 1;
-    part_wild_.assign(parts, 0);
-    split(live, parts, [&](unsigned t, std::size_t lo, std::size_t hi) {
-        std::size_t wild = 0;
+    auto step = [&](std::size_t lo, std::size_t hi, double* ab, std::size_t& wild) {
         if (step_neurons(hi - lo, n, inv_n, eta, lw_.data() + lo, lb_.data() + lo, lv_.data() + lo, lslot_.data() + lo,
-                         Ur_.data(), xpad_.data(), g2_.data() + lo, ab_.data() + 2 * lo, coef_scale_, coef_limit(),
-                         wild) > 0)
+                         Ur_.data(), xpad_.data(), g2_.data() + lo, ab, coef_scale_, coef_limit(), wild) > 0)
             settle_moved(hi - lo, n, data_->x(), lw_.data() + lo, lb_.data() + lo, lslot_.data() + lo);
-        part_wild_[t] = wild;
-    });
+    };
     std::size_t wild = 0;
-    for (std::size_t c : part_wild_) wild += c;
+    const bool threaded = parts_for(live) > 1;
+    if (!threaded) {
+        // one thread: each chunk of neurons is stepped, then its coefficients (still in L1, never
+        // written out) go straight into its block's slot table; the same additions in the same
+        // order as the scatter of evaluate, with less memory traffic
+        const std::size_t blocks = begin_blocks(live_.data(), live);
+        constexpr std::size_t kChunk = 512;
+        double ab[2 * kChunk];
+        for (std::size_t j = 0; j < blocks; ++j) {
+            double* table = j == 0 ? dAB_.data() : tables_[j - 1].data();
+            char* used = j == 0 ? used_.data() : table_used_[j - 1].data();
+            for (std::size_t lo = bounds_[j]; lo < bounds_[j + 1]; lo += kChunk) {
+                const std::size_t hi = std::min(bounds_[j + 1], lo + kChunk);
+                step(lo, hi, ab, wild);
+                scatter_pairs<true>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
+            }
+        }
+        if (blocks > 1) merge_blocks(blocks, 1);
+    } else {
+        // each neuron on its own: any split into parts gives the same bits (8 parts per thread,
+        // taken in turn: a thread that starts late takes fewer); then the scatter of evaluate
+        const unsigned parts = 8 * parts_for(live);
+        part_wild_.assign(parts, 0);
+        split(live, parts, [&](unsigned t, std::size_t lo, std::size_t hi) {
+            step(lo, hi, ab_.data() + 2 * lo, part_wild_[t]);
+        });
+        for (std::size_t c : part_wild_) wild += c;
+    }
     mirror_dirty_ = true;
     const double gc = rsum_ / static_cast<double>(n);
     theta[3 * m] = theta[3 * m] - eta * gc;
     theta_ = theta;
-    psum_ = evaluate<true>(theta[3 * m], ab_.data(), lw_.data(), lb_.data(), lv_.data(), lslot_.data(), live, live_.data(),
-                           r_.data(), Ur_.data(), wild);
+    psum_ = evaluate<true>(theta[3 * m], threaded ? ab_.data() : nullptr, lw_.data(), lb_.data(), lv_.data(),
+                           lslot_.data(), live, live_.data(), r_.data(), Ur_.data(), wild);
     rsum_ = psum_;
     sums_stale_ = true;
     set_loss();
@@ -346,8 +375,10 @@ double FastKernel::evaluate(double c0, const double* ab, const double* w, const 
     const std::size_t n = data_->n();
     const bool segments = segment_ratio_ > 0 && segment_ratio_ * count < n;
     const double limit = coef_limit();
-    if (wild == kUncounted) wild = count_wild(count, ab, coef_scale_, limit);
-    scatter(slot, ab, count, index, wild > 0);
+    if (ab != nullptr) {  // (null: the fused GD step has scattered the coefficients already)
+        if (wild == kUncounted) wild = count_wild(count, ab, coef_scale_, limit);
+        scatter(slot, ab, count, index, wild > 0);
+    }
     if (segments) {
         sweep_segments<kResidual>(c0, s, slot, count);
     } else {
@@ -368,13 +399,15 @@ double FastKernel::evaluate(double c0, const double* ab, const double* w, const 
         // the dense kernel's order of products (v (w x + b), finite wherever the result is)
         const double* x = data_->x();
         for (std::size_t k = 0; k < count; ++k) {
-            if (!wild_coefficients(ab[2 * k], ab[2 * k + 1], coef_scale_, limit)) continue;
+            // (ab null: the GD step's coefficients (v w, v b), formed again as it formed them)
+            const double alpha = ab != nullptr ? ab[2 * k] : v[k] * w[k], beta = ab != nullptr ? ab[2 * k + 1] : v[k] * b[k];
+            if (!wild_coefficients(alpha, beta, coef_scale_, limit)) continue;
             const std::size_t sl = slot[k];
             const std::size_t lo = sl > n ? 0 : sl, hi = sl > n ? sl - (n + 1) : n;
             if (w != nullptr) {
                 for (std::size_t i = lo; i < hi; ++i) s[i] += v[k] * (w[k] * x[i] + b[k]);
             } else {
-                for (std::size_t i = lo; i < hi; ++i) s[i] += ab[2 * k] * x[i] + ab[2 * k + 1];
+                for (std::size_t i = lo; i < hi; ++i) s[i] += alpha * x[i] + beta;
             }
         }
         segment_totals(s);

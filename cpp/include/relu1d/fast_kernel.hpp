@@ -63,7 +63,8 @@ private:
     // above 2^1020 / (m + 1), inf, NaN) are left out of the sweep and added point by point over
     // their active interval: as v (w x + b) when w is given (the forward pass, the dense kernel's
     // order of products), else as alpha x + beta.
-    // `wild`: their number where the caller has counted them (the fused GD step does).
+    // `wild`: their number where the caller has counted them (the fused GD step does). ab null:
+    // the caller has scattered the coefficients (v w, v b) already (the GD step on one thread).
     static constexpr std::size_t kUncounted = ~std::size_t{0};
     template <bool kResidual>
     double evaluate(double c0, const double* ab, const double* w, const double* b, const double* v,
@@ -103,6 +104,11 @@ private:
     // GD step (live neurons only) as in a new prepare.
     void scatter(const std::size_t* slot, const double* ab, std::size_t count, const std::size_t* index,
                  bool skip_wild);
+    // The blocks of the scatter for `count` neurons with indices index[0 .. count) (null: k):
+    // bounds_ and the tables of blocks 1, 2, ..; returns the number of blocks.
+    std::size_t begin_blocks(const std::size_t* index, std::size_t count);
+    // dAB_ and used_ += the tables of blocks 1 .. blocks - 1, in block order (which leaves them zero).
+    void merge_blocks(std::size_t blocks, unsigned parts);
     // Neurons per block of scatter: at least scatter_block_min(), and 4 (n + 1), so that adding up
     // the tables (2 (2n + 2) doubles each) costs at most one streamed double per neuron.
     std::size_t scatter_block() const { return std::max(scatter_block_min(), 4 * (data_->n() + 1)); }
