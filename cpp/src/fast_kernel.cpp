@@ -309,39 +309,45 @@ double FastKernel::descend(double eta, double* theta) {
             settle_moved(hi - lo, n, data_->x(), lw_.data() + lo, lb_.data() + lo, lslot_.data() + lo);
     };
     std::size_t wild = 0;
-    const bool threaded = parts_for(live) > 1;
-    if (!threaded) {
-        // one thread: each chunk of neurons is stepped, then its coefficients (still in L1, never
-        // written out) go straight into its block's slot table; the same additions in the same
-        // order as the scatter of evaluate, with less memory traffic
-        const std::size_t blocks = begin_blocks(live_.data(), live);
-        constexpr std::size_t kChunk = 512;
-        double ab[2 * kChunk];
-        for (std::size_t j = 0; j < blocks; ++j) {
-            double* table = j == 0 ? dAB_.data() : tables_[j - 1].data();
-            char* used = j == 0 ? used_.data() : table_used_[j - 1].data();
-            for (std::size_t lo = bounds_[j]; lo < bounds_[j + 1]; lo += kChunk) {
-                const std::size_t hi = std::min(bounds_[j + 1], lo + kChunk);
-                step(lo, hi, ab, wild);
-                scatter_pairs<true>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
+    // Each block of the scatter (fixed by the neurons' indices) is stepped a chunk at a time and
+    // its chunk's coefficients (still in L1, never written out) go straight into the block's slot
+    // table: the same additions in the same order as the scatter of evaluate, with less memory
+    // traffic. The blocks spread over the threads where there are enough of them; with few
+    // blocks for many threads the neurons are split finer and evaluate scatters.
+    const std::size_t blocks = begin_blocks(live_.data(), live);
+    const unsigned threads = parts_for(live);
+    const bool fused = threads <= 1 || blocks >= 4 * static_cast<std::size_t>(threads);
+    if (fused) {
+        part_wild_.assign(blocks, 0);
+        split(blocks, threads > 1 ? static_cast<unsigned>(blocks) : 1u, [&](unsigned, std::size_t j0, std::size_t j1) {
+            constexpr std::size_t kChunk = 512;
+            double ab[2 * kChunk];
+            for (std::size_t j = j0; j < j1; ++j) {
+                double* table = j == 0 ? dAB_.data() : tables_[j - 1].data();
+                char* used = j == 0 ? used_.data() : table_used_[j - 1].data();
+                for (std::size_t lo = bounds_[j]; lo < bounds_[j + 1]; lo += kChunk) {
+                    const std::size_t hi = std::min(bounds_[j + 1], lo + kChunk);
+                    step(lo, hi, ab, part_wild_[j]);
+                    scatter_pairs<true>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
+                }
             }
-        }
-        if (blocks > 1) merge_blocks(blocks, 1);
+        });
+        if (blocks > 1) merge_blocks(blocks, threads);
     } else {
         // each neuron on its own: any split into parts gives the same bits (8 parts per thread,
-        // taken in turn: a thread that starts late takes fewer); then the scatter of evaluate
-        const unsigned parts = 8 * parts_for(live);
+        // taken in turn: a thread that starts late takes fewer)
+        const unsigned parts = 8 * threads;
         part_wild_.assign(parts, 0);
         split(live, parts, [&](unsigned t, std::size_t lo, std::size_t hi) {
             step(lo, hi, ab_.data() + 2 * lo, part_wild_[t]);
         });
-        for (std::size_t c : part_wild_) wild += c;
     }
+    for (std::size_t c : part_wild_) wild += c;
     mirror_dirty_ = true;
     const double gc = rsum_ / static_cast<double>(n);
     theta[3 * m] = theta[3 * m] - eta * gc;
     theta_ = theta;
-    psum_ = evaluate<true>(theta[3 * m], threaded ? ab_.data() : nullptr, lw_.data(), lb_.data(), lv_.data(),
+    psum_ = evaluate<true>(theta[3 * m], fused ? nullptr : ab_.data(), lw_.data(), lb_.data(), lv_.data(),
                            lslot_.data(), live, live_.data(), r_.data(), Ur_.data(), wild);
     rsum_ = psum_;
     sums_stale_ = true;
