@@ -12,7 +12,7 @@ import signal
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import relu1d
@@ -153,7 +153,8 @@ def test_block_size_changes_rounding_only(wide_problem):
         assert np.max(np.abs(a - b)) <= 1e-13 * np.max(np.abs(a))
 
 
-@settings(max_examples=40, deadline=None)
+# (the strategy discards networks whose knots fall badly; at widths up to 40 that can be most draws)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(problems(max_n=10, min_width=1, max_width=40, x_scale=2.0, y_scale=2.0, weight_scale=2.0),
        st.integers(1, 8), st.integers(2, 4))
 def test_fast_kernel_threads_on_adversarial_problems(problem, block, threads):
