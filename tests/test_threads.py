@@ -21,14 +21,17 @@ from relu1d.testing.strategies import problems
 
 
 @contextlib.contextmanager
-def threaded_small(grain: int = 1, block: int = 4):
-    """Threads for a few neurons, and the scatter in blocks of `block` neurons (at least 4 (n + 1))."""
+def threaded_small(grain: int = 1, block: int = 4, sweep: int = 5):
+    """Threads for a few neurons or points, the scatter in blocks of `block` neurons (at least
+    4 (n + 1)) and the sweeps in blocks of `sweep` points."""
     grain0, block0 = _core.set_parallel_grain(grain), _core.set_scatter_block_min(block)
+    sweep0 = _core.set_sweep_block_points(sweep)
     try:
         yield
     finally:
         _core.set_parallel_grain(grain0)
         _core.set_scatter_block_min(block0)
+        _core.set_sweep_block_points(sweep0)
 
 
 def fast_results(x, y, theta, u, threads, steps=60, lr=0.02):
@@ -281,3 +284,25 @@ def test_parallel_hooks_reject_what_is_not_a_count(setter, name):
         assert setter(np.int64(5)) == 7 and setter(before) == 5
     finally:
         setter(before)
+
+
+@pytest.mark.parametrize("sweep", [3, 16, 1000])
+def test_blocked_sweeps_are_bit_identical_for_every_thread_count_and_exact(sweep):
+    # many points for few neurons (the segment sweep): stretches of data between knots cross the
+    # sweep blocks, whose pieces run on threads and are added in block order
+    rng = np.random.default_rng(11)
+    n, m = 400, 12
+    x = np.round(rng.uniform(-2, 2, n), 2)  # ties
+    y = np.sin(3 * x) + 0.1 * rng.standard_normal(n)
+    theta = relu1d.init_params(m, rng=rng)
+    theta[0], theta[m] = 1.0, -x[7]  # a knot on a data point
+    theta[1], theta[m + 1] = 1.0, -5.0  # dead
+    u = rng.standard_normal(theta.size)
+    with threaded_small(sweep=sweep):
+        reference = fast_results(x, y, theta, u, threads=1, steps=40)
+        for threads in (2, 3):
+            assert_same(fast_results(x, y, theta, u, threads=threads, steps=40), reference, f"threads={threads}")
+        dense = relu1d.Objective(x, y, kernel="dense")
+        fast = relu1d.Objective(x, y, threads=3)
+        for got, want in ((fast.grad(theta), dense.grad(theta)), (fast.hvp(theta, u), dense.hvp(theta, u))):
+            assert np.max(np.abs(got - want)) <= 1e-13 * np.max(np.abs(want))

@@ -73,6 +73,19 @@ void register_simd(py::module_& m) {
         py::arg("neurons"),
         "Set scatter_block_min() for the process (tests lower it to exercise the blocked scatter on small "
         "problems); returns the previous value. Results depend on it, never on the threads.");
+    m.def("sweep_block_points", &sweep_block_points,
+          "Data points per block of the fast kernel's sweeps: sets the order of additions.");
+    m.def(
+        "set_sweep_block_points",
+        [](const py::handle& points) {
+            const std::size_t value = hook_count(points, "points");
+            const std::size_t before = sweep_block_points();
+            set_sweep_block_points(value);
+            return before;
+        },
+        py::arg("points"),
+        "Set sweep_block_points() for the process (tests lower it to exercise the blocked sweeps on small "
+        "data); returns the previous value. Results depend on it, never on the threads.");
 }
 
 }  // namespace relu1d::bindings

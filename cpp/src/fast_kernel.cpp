@@ -98,6 +98,21 @@ void products(std::size_t m, const double* __restrict w, const double* __restric
 
 using detail::wild_coefficients;
 
+// A stretch's sum of (s, s x) continued by the next piece of it (the pieces of a stretch that
+// crosses sweep blocks are summed separately and added in block order).
+inline void merge_piece(CompensatedPair& into, const CompensatedPair& piece) {
+    into.add(piece.hi);
+    into.lo = into.lo + piece.lo;
+}
+
+// The rounded total of a stretch: its earlier pieces (when `carrying`) and the current one.
+inline Pair stretch_total(bool carrying, const CompensatedPair& carry, const CompensatedPair& acc) {
+    if (!carrying) return acc.hi + acc.lo;
+    CompensatedPair total = carry;
+    merge_piece(total, acc);
+    return total.hi + total.lo;
+}
+
 // The number of wild coefficient pairs among ab[0 .. 2 m).
 std::size_t count_wild(std::size_t m, const double* __restrict ab, double scale, double limit) {
     std::size_t wild = 0;
@@ -444,9 +459,10 @@ void FastKernel::sweep(double c0, double* s) {
     }
     double* R = seg_.data();
     const char* used = used_.data();
-    const Pair zero = make_pair(0.0, 0.0);
-    CompensatedPair AB, acc;
-    for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t block = sweep_block_points();
+    CompensatedPair AB, acc, carry;
+    bool carrying = false;  // the segment began in an earlier sweep block: its pieces so far are in carry
+    for (std::size_t i = 0, next_block = block; i < n; ++i) {
         AB.add(load_pair(d + 2 * i));
         Pair hi, e;
         two_sum(AB.hi, load_pair(suf + 4 * i), hi, e);
@@ -455,9 +471,18 @@ void FastKernel::sweep(double c0, double* s) {
         double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
         if (kResidual) t = t - y[i];
         s[i] = t;
-        if (i == 0 || (used[i] | used[n + 1 + i])) acc.hi = acc.lo = zero;  // a new segment
+        if (i == 0 || (used[i] | used[n + 1 + i])) {  // a new segment
+            acc = CompensatedPair();
+            carrying = false;
+        } else if (i == next_block) {  // a new sweep block inside a segment: a new piece
+            if (carrying) merge_piece(carry, acc);
+            else carry = acc;
+            carrying = true;
+            acc = CompensatedPair();
+        }
+        if (i == next_block) next_block += block;
         acc.add(make_pair(t, t * x[i]));
-        store_pair(R + 2 * (i + 1), acc.hi + acc.lo);
+        store_pair(R + 2 * (i + 1), stretch_total(carrying, carry, acc));
     }
 }
 
@@ -499,42 +524,102 @@ void FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot, s
             store_pair(bstate_.data() + 4 * j + 2, AB.lo);
         }
     }
-    double* R = seg_.data();
+    // the segments (the data between two boundaries in use) and their coefficients
     edges_.clear();
-    CompensatedPair AB;
-    std::size_t jf = 0, jb = 0;  // next forward slot to add; first end > i
-    std::size_t i = 0;
-    while (i < n) {
-        while (jf < fwd_.size() && fwd_[jf] <= i) AB.add(load_pair(d + 2 * fwd_[jf++]));
-        while (jb < nb && bwd_[jb] <= i) ++jb;
-        const std::size_t next = std::min(jf < fwd_.size() ? fwd_[jf] : n, jb < nb ? bwd_[jb] : n);
-        Pair hi, e;
-        two_sum(AB.hi, load_pair(bstate_.data() + 4 * jb), hi, e);
-        const Pair lo = e + (AB.lo + load_pair(bstate_.data() + 4 * jb + 2));
-        edges_.push_back(i);
-        CompensatedPair acc;  // the segment [i, next)
-        for (; i < next; ++i) {
-            double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
-            if (kResidual) t = t - y[i];
-            s[i] = t;
-            acc.add(make_pair(t, t * x[i]));
+    seg_coef_.clear();
+    {
+        CompensatedPair AB;
+        std::size_t jf = 0, jb = 0;  // next forward slot to add; first end > i
+        for (std::size_t i = 0; i < n;) {
+            while (jf < fwd_.size() && fwd_[jf] <= i) AB.add(load_pair(d + 2 * fwd_[jf++]));
+            while (jb < nb && bwd_[jb] <= i) ++jb;
+            const std::size_t next = std::min(jf < fwd_.size() ? fwd_[jf] : n, jb < nb ? bwd_[jb] : n);
+            Pair hi, e;
+            two_sum(AB.hi, load_pair(bstate_.data() + 4 * jb), hi, e);
+            const Pair lo = e + (AB.lo + load_pair(bstate_.data() + 4 * jb + 2));
+            edges_.push_back(i);
+            seg_coef_.insert(seg_coef_.end(), {hi[0], hi[1], lo[0], lo[1]});
+            i = next;
         }
-        store_pair(R + 2 * i, acc.hi + acc.lo);
+        edges_.push_back(n);
     }
-    edges_.push_back(n);
+    // s_i and the sums of (s, s x) by sweep blocks (on threads): a segment inside a block is summed
+    // and stored as sweep() does; a segment across blocks is summed a piece per block, and the
+    // pieces are added below in block order (as sweep() adds them)
+    double* R = seg_.data();
+    const std::size_t block = sweep_block_points(), blocks = (n + block - 1) / block;
+    constexpr std::size_t kOpen = ~std::size_t{0};
+    pieces_.resize(blocks);
+    auto sweep_block = [&](std::size_t b) {
+        const std::size_t lo = b * block, hi = std::min(n, lo + block);
+        std::size_t j = static_cast<std::size_t>(std::upper_bound(edges_.begin(), edges_.end() - 1, lo) -
+                                                  edges_.begin()) - 1;  // the segment holding point lo
+        StretchPieces& P = pieces_[b];
+        P.head_open = P.tail_open = false;
+        P.head_end = kOpen;
+        for (std::size_t i = lo; i < hi; ++j) {
+            const std::size_t a = edges_[j], e = edges_[j + 1], stop = std::min(e, hi);
+            const double* c = seg_coef_.data() + 4 * j;
+            CompensatedPair acc;
+            for (; i < stop; ++i) {
+                double t = std::fma(c[0], x[i], c[1]) + (c[2] * x[i] + c[3]);
+                if (kResidual) t = t - y[i];
+                s[i] = t;
+                acc.add(make_pair(t, t * x[i]));
+            }
+            const bool starts_here = a >= lo, ends_here = e <= hi;
+            if (starts_here && ends_here) {
+                store_pair(R + 2 * e, acc.hi + acc.lo);
+            } else if (!starts_here) {
+                P.head = acc;
+                P.head_open = true;
+                P.head_end = ends_here ? e : kOpen;
+            } else {
+                P.tail = acc;
+                P.tail_open = true;
+            }
+        }
+    };
+    const unsigned parts = parts_for(n);
+    if (parts <= 1 || blocks <= 1) {
+        for (std::size_t b = 0; b < blocks; ++b) sweep_block(b);
+    } else {
+        if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
+        const std::function<void(std::size_t)> task = sweep_block;
+        pool_->run(blocks, task);
+    }
+    CompensatedPair carry;
+    for (std::size_t b = 0; b < blocks; ++b) {
+        const StretchPieces& P = pieces_[b];
+        if (P.head_open) {
+            merge_piece(carry, P.head);
+            if (P.head_end != kOpen) store_pair(R + 2 * P.head_end, carry.hi + carry.lo);
+        }
+        if (P.tail_open) carry = P.tail;
+    }
 }
 
 void FastKernel::segment_totals(const double* s) {
     const std::size_t n = data_->n();
     const double* x = data_->x();
     double* R = seg_.data();
-    const Pair zero = make_pair(0.0, 0.0);
     const char* used = used_.data();
-    CompensatedPair acc;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (i == 0 || (used[i] | used[n + 1 + i])) acc.hi = acc.lo = zero;
+    const std::size_t block = sweep_block_points();
+    CompensatedPair acc, carry;
+    bool carrying = false;
+    for (std::size_t i = 0, next_block = block; i < n; ++i) {
+        if (i == 0 || (used[i] | used[n + 1 + i])) {
+            acc = CompensatedPair();
+            carrying = false;
+        } else if (i == next_block) {
+            if (carrying) merge_piece(carry, acc);
+            else carry = acc;
+            carrying = true;
+            acc = CompensatedPair();
+        }
+        if (i == next_block) next_block += block;
         acc.add(make_pair(s[i], s[i] * x[i]));
-        store_pair(R + 2 * (i + 1), acc.hi + acc.lo);
+        store_pair(R + 2 * (i + 1), stretch_total(carrying, carry, acc));
     }
 }
 

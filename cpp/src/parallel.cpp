@@ -22,6 +22,7 @@ namespace relu1d {
 namespace {
 std::atomic<std::size_t> g_parallel_grain{16384};
 std::atomic<std::size_t> g_scatter_block_min{8192};
+std::atomic<std::size_t> g_sweep_block_points{32768};
 // a worker spins this long for the next call before it sleeps: the loops of one GD step follow
 // each other within microseconds, and waking a sleeping thread costs tens of microseconds
 constexpr std::chrono::microseconds kSpin{200};
@@ -29,6 +30,8 @@ constexpr std::chrono::microseconds kSpin{200};
 
 std::size_t parallel_grain() { return g_parallel_grain.load(std::memory_order_relaxed); }
 void set_parallel_grain(std::size_t items) { g_parallel_grain.store(items, std::memory_order_relaxed); }
+std::size_t sweep_block_points() { return g_sweep_block_points.load(std::memory_order_relaxed); }
+void set_sweep_block_points(std::size_t points) { g_sweep_block_points.store(points, std::memory_order_relaxed); }
 std::size_t scatter_block_min() { return g_scatter_block_min.load(std::memory_order_relaxed); }
 void set_scatter_block_min(std::size_t neurons) { g_scatter_block_min.store(neurons, std::memory_order_relaxed); }
 

@@ -255,7 +255,14 @@ int main() {
     std::sort(xl.begin(), xl.end());
     for (std::size_t i = 0; i < xl.size(); ++i) yl[i] = std::sin(5.0 * xl[i]) + 0.1 * U(gen);
     auto large = std::make_shared<const SortedData>(xl.data(), yl.data(), xl.size());
+    // (with sweep blocks of the default size, of 64 and of 7 points, on 1 and 3 threads: stretches
+    // across blocks are summed a piece per block, on threads in the segment sweep)
+    const std::size_t sweep_block0 = sweep_block_points(), grain_before = parallel_grain();
+    for (const std::size_t sweep_points : {sweep_block0, std::size_t{64}, std::size_t{7}})
+    for (const int sweep_threads : {1, 3})
     for (const auto& set : {data, large}) {
+        set_sweep_block_points(sweep_points);
+        set_parallel_grain(1);
         std::vector<double> th(theta);
         th[1] = 0.0, th[m + 1] = 0.5;                  // w = 0, active everywhere
         th[2] = 1.0, th[m + 2] = -5.0;                 // dead
@@ -263,7 +270,7 @@ int main() {
         th[4] = -1.5, th[m + 4] = 1.5 * set->x()[set->n() / 2];  // prefix neurons with knots inside
         th[5] = -0.75, th[m + 5] = 0.75 * set->x()[(3 * set->n()) / 4] + 0.001;
         th[6] = 0.5, th[m + 6] = -0.5 * set->x()[set->n() / 5] - 0.001;
-        auto seg = std::make_unique<FastKernel>(set);
+        auto seg = std::make_unique<FastKernel>(set, sweep_threads);
         auto all = std::make_unique<FastKernel>(set);
         all->set_segment_ratio(0);
         std::vector<double> t1(th), t2(th), g1(d), g2(d), h1(d), h2(d);
@@ -278,7 +285,10 @@ int main() {
         all->sync();
         for (std::size_t q = 0; q < d; ++q) same &= t1[q] == t2[q];
         same &= seg->loss() == all->loss();
-        check(same, "segment sweep == full sweep, bit for bit");
+        set_sweep_block_points(sweep_block0);
+        set_parallel_grain(grain_before);
+        check(same, "segment sweep == full sweep, bit for bit (sweep block " + std::to_string(sweep_points) +
+                        ", " + std::to_string(sweep_threads) + " threads)");
     }
     // Threads: with a thread per neuron and scatter blocks of 4 (n + 1) neurons, 1, 2, 3 and 8
     // threads give the same bits (loss, gradient, HVP, Hessian, 50 GD steps over the live neurons)

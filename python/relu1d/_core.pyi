@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'build_info', 'default_threads', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'parallel_grain', 'scatter_block_min', 'set_parallel_grain', 'set_scatter_block_min', 'set_simd_path', 'simd_path', 'simd_path_names', 'simd_paths_available', 'theta_width', 'weighted_tv1']
+__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'build_info', 'default_threads', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'parallel_grain', 'scatter_block_min', 'set_parallel_grain', 'set_scatter_block_min', 'set_simd_path', 'set_sweep_block_points', 'simd_path', 'simd_path_names', 'simd_paths_available', 'sweep_block_points', 'theta_width', 'weighted_tv1']
 class LanczosOptions:
     """
     Options of the Lanczos eigensolver.
@@ -196,6 +196,10 @@ def set_simd_path(name: str) -> str:
     """
     Use the SIMD path `name` ('auto': the best available) from now on; returns the previous one. ValueError for an unknown or unavailable path. Every path gives the same bits.
     """
+def set_sweep_block_points(points: typing.Any) -> int:
+    """
+    Set sweep_block_points() for the process (tests lower it to exercise the blocked sweeps on small data); returns the previous value. Results depend on it, never on the threads.
+    """
 def simd_path() -> str:
     """
     The SIMD path of the per-neuron loops in use.
@@ -207,6 +211,10 @@ def simd_path_names() -> list[str]:
 def simd_paths_available() -> list[str]:
     """
     The SIMD paths this build has and this CPU runs, slowest first ('portable' always).
+    """
+def sweep_block_points() -> int:
+    """
+    Data points per block of the fast kernel's sweeps: sets the order of additions.
     """
 def theta_width(length: typing.SupportsInt | typing.SupportsIndex) -> int:
     """

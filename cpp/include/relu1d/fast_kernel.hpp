@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "relu1d/kernel.hpp"
+#include "relu1d/numerics.hpp"
 #include "relu1d/parallel.hpp"
 
 namespace relu1d {
@@ -139,6 +140,16 @@ private:
     double psum_ = 0.0;            // the last sweep's sum s_i
     std::vector<std::size_t> fwd_, bwd_;  // sweep_segments: the boundaries in use
     std::vector<double> bstate_;          // sweep_segments: backward sums between them
+    std::vector<double> seg_coef_;        // sweep_segments: each segment's (A hi, B hi, A lo, B lo)
+    // sweep_segments: per sweep block, the pieces of the segments that cross its ends: the head
+    // (a segment begun in an earlier block; head_end: where it ends, if in this block) and the tail
+    // (one begun here that goes on)
+    struct StretchPieces {
+        CompensatedPair head, tail;
+        std::size_t head_end = 0;
+        bool head_open = false, tail_open = false;
+    };
+    std::vector<StretchPieces> pieces_;
     // used_[q]: slot q is in use (all zeros between sweeps); i is a boundary in use when slot i or
     // slot n + 1 + i is
     std::vector<char> used_;

@@ -81,6 +81,13 @@ void set_parallel_grain(std::size_t items);
 std::size_t scatter_block_min();
 void set_scatter_block_min(std::size_t neurons);
 
+// Data points per block of the fast kernel's sweeps (default 32768): the sums of (s, s x) over a
+// stretch of data between two boundaries restart at each block start and the pieces are added in
+// block order, so the blocks can run on threads. Like the scatter's block size it sets the order of
+// additions: results depend on it, never on the threads.
+std::size_t sweep_block_points();
+void set_sweep_block_points(std::size_t points);
+
 // The threads for `items` independent items on a kernel allowed `threads`: at most one per
 // parallel_grain() items, at least 1.
 inline unsigned threads_for(std::size_t items, unsigned threads) {
