@@ -306,3 +306,19 @@ def test_blocked_sweeps_are_bit_identical_for_every_thread_count_and_exact(sweep
         fast = relu1d.Objective(x, y, threads=3)
         for got, want in ((fast.grad(theta), dense.grad(theta)), (fast.hvp(theta, u), dense.hvp(theta, u))):
             assert np.max(np.abs(got - want)) <= 1e-13 * np.max(np.abs(want))
+
+
+def test_loss_over_long_data_is_bit_identical_for_every_thread_count():
+    # n = 70 000 > 65 536 points: the loss's sum runs in two blocks, on threads where allowed
+    rng = np.random.default_rng(12)
+    x = rng.uniform(-1, 1, 70_000)
+    y = np.abs(x) + 0.1 * rng.standard_normal(x.size)
+    theta = relu1d.init_params(6, rng=rng)
+    with threaded_small(grain=1000, sweep=4096):
+        losses = [relu1d.Objective(x, y, threads=t).loss(theta) for t in (1, 2, 3)]
+        runs = [relu1d.train(relu1d.Objective(x, y, threads=t), theta, lr=0.1, steps=5, record_every=1,
+                             sharpness_every=0, progress=False).history["loss"] for t in (1, 2)]
+    assert losses[0] == losses[1] == losses[2]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    dense = relu1d.Objective(x, y, kernel="dense").loss(theta)
+    assert abs(losses[0] - dense) <= 1e-14 * dense

@@ -1,12 +1,15 @@
 // The kernel interface's shared part (everything that follows from r, S0 and S1) and the factory.
 #include "relu1d/kernel.hpp"
 
+#include <algorithm>
+#include <functional>
 #include <stdexcept>
 
 #include "neuron_terms.hpp"
 #include "relu1d/dense_kernel.hpp"
 #include "relu1d/fast_kernel.hpp"
 #include "relu1d/numerics.hpp"
+#include "relu1d/parallel.hpp"
 
 namespace relu1d {
 
@@ -15,9 +18,9 @@ namespace {
 using detail::NeuronGradient;
 using detail::neuron_gradient;
 
-// sum r_i^2, compensated, in eight lanes (i mod 8) added up at the end in a fixed order: no long
-// chain of dependent additions, and the lanes vectorise
-double sum_of_squares(const double* __restrict r, std::size_t n) {
+// sum r_i^2 = hi + lo, compensated, in eight lanes (i mod 8) added up at the end in a fixed order:
+// no long chain of dependent additions, and the lanes vectorise
+void sum_of_squares(const double* __restrict r, std::size_t n, double& sum_hi, double& sum_lo) {
     constexpr std::size_t kLanes = 8;
     double hi[kLanes] = {}, lo[kLanes] = {};
     auto add = [&](std::size_t l, double t) {  // TwoSum into lane l
@@ -35,8 +38,13 @@ double sum_of_squares(const double* __restrict r, std::size_t n) {
         total.add(hi[l]);
         low += lo[l];
     }
-    return total.hi + (total.lo + low);
+    sum_hi = total.hi;
+    sum_lo = total.lo + low;
 }
+
+// Points per block of the loss's sum over long data: each block's compensated sum, then the
+// blocks' in block order (on threads where the kernel has them; the same bits either way).
+constexpr std::size_t kLossBlock = std::size_t{1} << 16;
 
 void assemble_gradient(std::size_t m, double inv_n, const double* __restrict w, const double* __restrict b,
                        const double* __restrict v, const double* __restrict S0, const double* __restrict S1,
@@ -110,7 +118,31 @@ double Kernel::prepare(const double* theta, std::size_t dim) {
     return loss_;
 }
 
-void Kernel::set_loss() { loss_ = sum_of_squares(r_.data(), data_->n()) / (2.0 * static_cast<double>(data_->n())); }
+void Kernel::set_loss() {
+    const std::size_t n = data_->n();
+    double hi, lo;
+    if (n <= kLossBlock) {
+        sum_of_squares(r_.data(), n, hi, lo);
+    } else {
+        const std::size_t blocks = (n + kLossBlock - 1) / kLossBlock;
+        loss_parts_.resize(2 * blocks);
+        const std::function<void(std::size_t)> block = [&](std::size_t b) {
+            const std::size_t i0 = b * kLossBlock, i1 = std::min(n, i0 + kLossBlock);
+            sum_of_squares(r_.data() + i0, i1 - i0, loss_parts_[2 * b], loss_parts_[2 * b + 1]);
+        };
+        if (WorkerPool* pool = workers(n)) pool->run(blocks, block);
+        else for (std::size_t b = 0; b < blocks; ++b) block(b);
+        CompensatedSum total;
+        double low = 0.0;
+        for (std::size_t b = 0; b < blocks; ++b) {
+            total.add(loss_parts_[2 * b]);
+            low += loss_parts_[2 * b + 1];
+        }
+        hi = total.hi;
+        lo = total.lo + low;
+    }
+    loss_ = (hi + lo) / (2.0 * static_cast<double>(n));
+}
 
 double Kernel::gradient(double* g) {
     sync();

@@ -99,6 +99,7 @@ protected:
     std::vector<double> ab_, s_;  // coefficient pairs (forward or J u) and J u
     std::vector<double> g2_;                          // ||g_k||^2 per neuron
     std::vector<double> next_;                        // descend's buffer (the default implementation)
+    std::vector<double> loss_parts_;                  // set_loss: each block's sum (hi, lo) over long data
 
 private:
     void resize(std::size_t m);
