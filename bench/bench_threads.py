@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Thread scaling of relu1d on this machine: 1, 2, 4, ... threads up to every available core.
 
-    python bench/bench_threads.py                     # m = 1e5 and 1e6 (about a minute on 2 cores)
+    python bench/bench_threads.py                     # m = 1e5, 1e6 and n = 1e7 (about two minutes on 2 cores)
     python bench/bench_threads.py --quick             # a smoke run (seconds)
     python bench/bench_threads.py --sweep-runs 64     # and a 64-run sweep on every core
 
@@ -179,7 +179,7 @@ def markdown(results: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", nargs="+", default=["10000x100000", "10000x1000000"], metavar="NxM")
+    p.add_argument("--sizes", nargs="+", default=["10000x100000", "10000x1000000", "10000000x1000"], metavar="NxM")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--step-budget", type=float, default=0.5, help="seconds of GD per timed call on one core")
     p.add_argument("--check-steps", type=int, default=20)
