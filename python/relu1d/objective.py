@@ -32,9 +32,9 @@ class Objective:
     threads : int or None
         Most threads the kernel may use (None: every CPU this process may run on, i.e. its
         affinity mask). Each loop takes one thread per ``relu1d._core.parallel_grain()`` (16384)
-        neurons at most, so small problems run on one thread whatever this says; the fast
-        kernel's O(n) sweeps always do. Results are bit-identical for every thread count. Pass 1
-        when running many objectives at once (``relu1d.sweep`` does).
+        neurons (or data points) at most, so small problems run on one thread whatever this says.
+        Results are bit-identical for every thread count. Pass 1 when running many objectives at
+        once (``relu1d.sweep`` does).
     """
 
     def __init__(self, x, y, *, kernel: str = "fast", threads: int | None = None):
