@@ -6,7 +6,8 @@
     python bench/bench_threads.py --sweep-runs 64     # and a 64-run sweep on every core
 
 For each size and thread count, in one process: the seconds per GD step of the fast kernel through
-the compiled loop (``relu1d.train`` at ``lr = 1/sharpness(theta0)``, no sharpness tracking), one
+the compiled loop (``relu1d.train`` at ``lr = 1/sharpness(theta0)``, no sharpness tracking; a call
+of 2k steps less a call of k steps, so that the fixed cost of a call cancels), one
 HVP, the sharpness from scratch (Lanczos to 1e-10), and the dense kernel's ``loss_and_grad`` (at
 ``--dense-n`` points: O(n m)); then the full Hessian at n = 100, m = ``--hessian-m``. Each is the median of ``--repeats`` repeats, and the speed-up is the
 time on one thread over the time on t threads. Every thread count must give the same bits: theta
@@ -59,18 +60,25 @@ def median_seconds(fn, repeats: int, min_time: float = 0.05) -> float:
 
 
 def gd_seconds(obj, problem, steps: int, repeats: int) -> float:
-    """Seconds per GD step of relu1d.train (steps per call; the call's fixed cost included)."""
-    def call():
-        relu1d.train(obj, problem.theta, lr=problem.lr, steps=steps, record_every=steps, sharpness_every=0,
+    """Seconds per GD step of relu1d.train: the median over repeats of (time of a call of 2k steps -
+    time of a call of k steps) / k, so that the fixed cost of a call (a Trainer and its kernel,
+    seconds at n = 1e7) cancels."""
+    def call(k):
+        start = time.perf_counter()
+        relu1d.train(obj, problem.theta, lr=problem.lr, steps=k, record_every=2 * steps, sharpness_every=0,
                      progress=False)
-    return median_seconds(call, repeats, min_time=0.0) / steps
+        return time.perf_counter() - start
+    call(1)
+    return float(np.median([(call(2 * steps) - call(steps)) / steps for _ in range(repeats)]))
 
 
 def measure_size(n: int, m: int, counts: list, args) -> dict:
     problem = make_problem(n, m)
     set_stable_lr(problem, relu1d.sharpness(relu1d.Objective(problem.x, problem.y, threads=1),
                                             problem.theta).eigenvalues[0])
-    steps = max(1, int(args.step_budget / (5e-9 * (n + m))))  # about step_budget seconds per call on one core
+    # about step_budget seconds per call on one core, and at least 50 steps: at n = 1e7 the fixed
+    # cost of a call (seconds) varies more than a few steps take
+    steps = max(50, int(args.step_budget / (5e-9 * (n + m))))
     out = {"n": n, "m": m, "steps_per_call": steps, "fast": {}, "dense": {}}
     reference = None
     for t in counts:
