@@ -2,7 +2,7 @@
 """Thread scaling of relu1d on this machine: 1, 2, 4, ... threads up to every available core.
 
     python bench/bench_threads.py                     # m = 1e5, 1e6 and n = 1e7 (about two minutes on 2 cores)
-    python bench/bench_threads.py --quick             # a smoke run (seconds)
+    python bench/bench_threads.py --quick             # a smoke run (seconds; the fast kernel stays on one thread)
     python bench/bench_threads.py --sweep-runs 64     # and a 64-run sweep on every core
 
 For each size and thread count, in one process: the seconds per GD step of the fast kernel through
@@ -11,8 +11,9 @@ of 2k steps less a call of k steps, so that the fixed cost of a call cancels), o
 HVP, the sharpness from scratch (Lanczos to 1e-10), and the dense kernel's ``loss_and_grad`` (at
 ``--dense-n`` points: O(n m)); then the full Hessian at n = 100, m = ``--hessian-m``. Each is the median of ``--repeats`` repeats, and the speed-up is the
 time on one thread over the time on t threads. Every thread count must give the same bits: theta
-after ``--check-steps`` steps, the sharpness, the HVP, the dense loss and gradient (checked; the
-script fails otherwise).
+after ``--check-steps`` steps, the sharpness, the HVP, the dense loss and gradient, the full
+Hessian (checked; the script exits with status 1 otherwise). The sweep's thetas are compared and
+reported, not checked.
 
 With ``--sweep-runs R``: the sweep of ``bench_sweep.py`` (R runs of 10^5 steps at n = 100,
 width 100, each run on one thread) on ``relu1d.sweep(workers=1)`` and on every core, and its
@@ -187,16 +188,21 @@ def markdown(results: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", nargs="+", default=["10000x100000", "10000x1000000", "10000000x1000"], metavar="NxM")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--step-budget", type=float, default=0.5, help="seconds of GD per timed call on one core")
-    p.add_argument("--check-steps", type=int, default=20)
+    p.add_argument("--sizes", nargs="+", default=["10000x100000", "10000x1000000", "10000000x1000"], metavar="NxM",
+                   help="problem sizes n x m (default 10000x100000 10000x1000000 10000000x1000)")
+    p.add_argument("--repeats", type=int, default=5, help="repeats per median (default 5)")
+    p.add_argument("--step-budget", type=float, default=0.5, help="seconds of GD per timed call on one core, at about 5 ns per (n + m) a step and at least "
+                   "50 steps (default 0.5)")
+    p.add_argument("--check-steps", type=int, default=20, help="GD steps whose theta must be the same bits on every "
+                   "thread count (default 20)")
     p.add_argument("--dense-n", type=int, default=1000, help="data points of the dense measurement (default 1000)")
-    p.add_argument("--dense-max-nm", type=float, default=2e9)
+    p.add_argument("--dense-max-nm", type=float, default=2e9, help="skip the dense measurement where its n m exceeds this "
+                   "(default 2e9)")
     p.add_argument("--hessian-m", type=int, default=1000, help="width of the full-Hessian measurement at n = 100 "
                    "(0: none)")
     p.add_argument("--sweep-runs", type=int, default=0, help="runs of the sweep measurement (0: none)")
-    p.add_argument("--quick", action="store_true", help="small sizes, 2 repeats: a smoke run")
+    p.add_argument("--quick", action="store_true", help="small sizes, 2 repeats: a smoke run (below the fast "
+                   "kernel's thresholds for a second thread: it checks the bits, not the scaling)")
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
     if args.quick:
