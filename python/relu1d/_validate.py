@@ -114,7 +114,7 @@ def as_threads(threads) -> int:
     threads = as_int(threads, "threads", minimum=1)
     if threads > max_threads():
         raise ValueError(f"threads: {threads} is far above the {os.cpu_count()} cores of this machine; "
-                         f"use at most {max_threads()} (or None: one per core)")
+                         f"use at most {max_threads()} (or None: the CPUs this process may run on)")
     return threads
 
 
