@@ -105,13 +105,30 @@ inline void merge_piece(CompensatedPair& into, const CompensatedPair& piece) {
     into.lo = into.lo + piece.lo;
 }
 
-// The rounded total of a stretch: its earlier pieces (when `carrying`) and the current one.
-inline Pair stretch_total(bool carrying, const CompensatedPair& carry, const CompensatedPair& acc) {
-    if (!carrying) return acc.hi + acc.lo;
-    CompensatedPair total = carry;
-    merge_piece(total, acc);
-    return total.hi + total.lo;
-}
+// The running sum of (s, s x) over a stretch of data between two boundaries in use, as the sweeps
+// form it: a new piece at each sweep block start inside the stretch, the pieces added in block
+// order.
+struct StretchSum {
+    CompensatedPair acc;    // the current piece
+    CompensatedPair carry;  // the earlier pieces, when `carrying`
+    bool carrying = false;
+    void restart() {  // a new stretch
+        acc = CompensatedPair();
+        carrying = false;
+    }
+    void next_piece() {  // a new sweep block inside the stretch
+        if (carrying) merge_piece(carry, acc);
+        else carry = acc;
+        carrying = true;
+        acc = CompensatedPair();
+    }
+    Pair total() const {  // rounded
+        if (!carrying) return acc.hi + acc.lo;
+        CompensatedPair all = carry;
+        merge_piece(all, acc);
+        return all.hi + all.lo;
+    }
+};
 
 // The number of wild coefficient pairs among ab[0 .. 2 m).
 std::size_t count_wild(std::size_t m, const double* __restrict ab, double scale, double limit) {
@@ -176,23 +193,28 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data, int threads)
 
 FastKernel::~FastKernel() = default;
 
-WorkerPool* FastKernel::workers(std::size_t items) {
-    if (parts_for(items) <= 1) return nullptr;
+WorkerPool& FastKernel::pool() {
     if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
-    return pool_.get();
+    return *pool_;
+}
+
+WorkerPool* FastKernel::workers(std::size_t items) { return parts_for(items) > 1 ? &pool() : nullptr; }
+
+template <class Body>
+void FastKernel::for_blocks(std::size_t nblocks, bool threaded, Body&& body) {
+    if (!threaded) {
+        for (std::size_t blk = 0; blk < nblocks; ++blk) body(blk);
+        return;
+    }
+    const std::function<void(std::size_t)> task = [&](std::size_t blk) { body(blk); };
+    pool().run(nblocks, task);
 }
 
 template <class Body>
 void FastKernel::split(std::size_t items, unsigned parts, Body&& body) {
-    if (parts <= 1) {
-        body(0u, std::size_t{0}, items);
-        return;
-    }
-    if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
-    const std::function<void(std::size_t)> task = [&](std::size_t t) {
+    for_blocks(std::max(parts, 1u), parts > 1, [&](std::size_t t) {
         body(static_cast<unsigned>(t), items * t / parts, items * (t + 1) / parts);
-    };
-    pool_->run(parts, task);
+    });
 }
 
 std::size_t FastKernel::begin_blocks(const std::size_t* index, std::size_t count) {
@@ -460,8 +482,8 @@ void FastKernel::sweep(double c0, double* s) {
     double* R = seg_.data();
     const char* used = used_.data();
     const std::size_t block = sweep_block_points();
-    CompensatedPair AB, acc, carry;
-    bool carrying = false;  // the segment began in an earlier sweep block: its pieces so far are in carry
+    CompensatedPair AB;
+    StretchSum seg;
     for (std::size_t i = 0, next_block = block; i < n; ++i) {
         AB.add(load_pair(d + 2 * i));
         Pair hi, e;
@@ -471,18 +493,11 @@ void FastKernel::sweep(double c0, double* s) {
         double t = std::fma(hi[0], x[i], hi[1]) + (lo[0] * x[i] + lo[1]);
         if (kResidual) t = t - y[i];
         s[i] = t;
-        if (i == 0 || (used[i] | used[n + 1 + i])) {  // a new segment
-            acc = CompensatedPair();
-            carrying = false;
-        } else if (i == next_block) {  // a new sweep block inside a segment: a new piece
-            if (carrying) merge_piece(carry, acc);
-            else carry = acc;
-            carrying = true;
-            acc = CompensatedPair();
-        }
+        if (i == 0 || (used[i] | used[n + 1 + i])) seg.restart();  // a new segment
+        else if (i == next_block) seg.next_piece();
         if (i == next_block) next_block += block;
-        acc.add(make_pair(t, t * x[i]));
-        store_pair(R + 2 * (i + 1), stretch_total(carrying, carry, acc));
+        seg.acc.add(make_pair(t, t * x[i]));
+        store_pair(R + 2 * (i + 1), seg.total());
     }
 }
 
@@ -580,14 +595,7 @@ void FastKernel::sweep_segments(double c0, double* s, const std::size_t* slot, s
             }
         }
     };
-    const unsigned parts = parts_for(n);
-    if (parts <= 1 || blocks <= 1) {
-        for (std::size_t b = 0; b < blocks; ++b) sweep_block(b);
-    } else {
-        if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
-        const std::function<void(std::size_t)> task = sweep_block;
-        pool_->run(blocks, task);
-    }
+    for_blocks(blocks, parts_for(n) > 1 && blocks > 1, sweep_block);
     CompensatedPair carry;
     for (std::size_t b = 0; b < blocks; ++b) {
         const StretchPieces& P = pieces_[b];
@@ -605,21 +613,13 @@ void FastKernel::segment_totals(const double* s) {
     double* R = seg_.data();
     const char* used = used_.data();
     const std::size_t block = sweep_block_points();
-    CompensatedPair acc, carry;
-    bool carrying = false;
+    StretchSum seg;
     for (std::size_t i = 0, next_block = block; i < n; ++i) {
-        if (i == 0 || (used[i] | used[n + 1 + i])) {
-            acc = CompensatedPair();
-            carrying = false;
-        } else if (i == next_block) {
-            if (carrying) merge_piece(carry, acc);
-            else carry = acc;
-            carrying = true;
-            acc = CompensatedPair();
-        }
+        if (i == 0 || (used[i] | used[n + 1 + i])) seg.restart();
+        else if (i == next_block) seg.next_piece();
         if (i == next_block) next_block += block;
-        acc.add(make_pair(s[i], s[i] * x[i]));
-        store_pair(R + 2 * (i + 1), stretch_total(carrying, carry, acc));
+        seg.acc.add(make_pair(s[i], s[i] * x[i]));
+        store_pair(R + 2 * (i + 1), seg.total());
     }
 }
 
@@ -755,12 +755,7 @@ bool FastKernel::hessian(double* H) {
             }
         nonfinite[t] = bad;
     };
-    if (parts_for(m * (m + 1) / 16) <= 1) {
-        for (std::size_t t = 0; t < tile_pairs.size(); ++t) tile(t);
-    } else {
-        if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
-        pool_->run(tile_pairs.size(), tile);
-    }
+    for_blocks(tile_pairs.size(), parts_for(m * (m + 1) / 16) > 1, tile);
     auto set = [&](std::size_t a, std::size_t b, double val) { H[a * d + b] = H[b * d + a] = val; };
     const std::size_t ic = 3 * m;
     double bad = 0.0;

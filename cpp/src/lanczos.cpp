@@ -85,6 +85,7 @@ constexpr std::size_t kBlock = 16384;
 struct Passes {
     WorkerPool* pool;  // null: one thread
     std::size_t dim;
+    std::vector<double>* partial;  // reduce's per-block sums (the solver's buffer: no allocation per pass)
     // (a vector entry costs about a tenth of a neuron's work: a thread per 8 grains of entries)
     bool threaded() const { return pool != nullptr && threads_for(dim / 8, pool->size()) > 1; }
     // body(lo, hi) over the blocks of [0, dim)
@@ -104,10 +105,11 @@ struct Passes {
     template <class Part>
     double reduce(Part&& part) const {
         if (dim <= kBlock) return part(std::size_t{0}, dim);
-        std::vector<double> partial((dim + kBlock - 1) / kBlock);
-        each([&](std::size_t lo, std::size_t hi) { partial[lo / kBlock] = part(lo, hi); });
-        double total = partial[0];
-        for (std::size_t blk = 1; blk < partial.size(); ++blk) total += partial[blk];
+        std::vector<double>& sums = *partial;
+        sums.resize((dim + kBlock - 1) / kBlock);
+        each([&](std::size_t lo, std::size_t hi) { sums[lo / kBlock] = part(lo, hi); });
+        double total = sums[0];
+        for (std::size_t blk = 1; blk < sums.size(); ++blk) total += sums[blk];
         return total;
     }
     double dot(const double* a, const double* b) const {
@@ -187,7 +189,7 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
     SplitMix64 rng{(opt.seed * 0x2545F4914F6CDD1Dull + 1) ^ (stream * 0x9E3779B97F4A7C15ull)};
     double* Q = Q_.data();
     double* w = w_.data();
-    const Passes P{pool_, dim};
+    const Passes P{pool_, dim, &partial_};
     // Full re-orthogonalisation of w against the locked vectors and Q[0..j): one pass, and a
     // second one only where the first removed most of w (Daniel-Gragg-Kaufman-Stewart): then
     // the rounding errors of the first pass are no longer small next to what is left. Returns ||w||.
@@ -301,7 +303,7 @@ EigenResult Lanczos::solve(const Operator& op, std::size_t dim, const LanczosOpt
         // Rayleigh quotient and true residual ||H y - lambda y||
         op(y, hy);
         ++res.products;
-        const Passes P{pool_, dim};
+        const Passes P{pool_, dim, &partial_};
         const double lam = P.dot(y, hy);
         res.values[r] = lam;
         res.residuals[r] = std::sqrt(P.residual_norm2(hy, lam, y));

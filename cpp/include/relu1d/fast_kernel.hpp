@@ -91,6 +91,11 @@ private:
     double slot_sums(double* U) const;
     // Copy the live neurons of theta (non-empty active set) into the mirror.
     void build_mirror(double* theta);
+    // The worker pool (made on first use).
+    WorkerPool& pool();
+    // body(block) for every block: on the pool where `threaded`, else here in order.
+    template <class Body>
+    void for_blocks(std::size_t nblocks, bool threaded, Body&& body);
     // body(t, lo, hi) for t < parts over contiguous parts [lo, hi) of [0, items), on the pool
     // (parts may exceed the threads: they take parts in turn).
     template <class Body>

@@ -52,6 +52,7 @@ private:
                       const double* v0, std::uint64_t stream, double& value, double* y, EigenResult& res);
     std::vector<double> Q_, w_, alpha_, beta_, hy_;
     WorkerPool* pool_ = nullptr;  // of the current solve
+    std::vector<double> partial_;  // the vector passes' per-block sums
 };
 
 }  // namespace relu1d
