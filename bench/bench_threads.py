@@ -33,31 +33,13 @@ import time
 import numpy as np
 
 import relu1d
-from harness import available_cores, load_average, machine_info, make_problem, set_stable_lr
+from harness import Timing, available_cores, load_average, machine_info, make_problem, set_stable_lr, time_call
+from suites import thread_counts
 
 
-def thread_counts(cores: int) -> list:
-    counts, t = [], 1
-    while t < cores:
-        counts.append(t)
-        t *= 2
-    return counts + [cores]
-
-
-def median_seconds(fn, repeats: int, min_time: float = 0.05) -> float:
-    """Median over repeats of the seconds per call (each repeat loops until min_time)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        times.append(elapsed / calls)
-    return float(np.median(times))
+def median_seconds(fn, repeats: int) -> float:
+    """Median seconds per call of fn (harness.time_call: warm-up, repeats of at least 0.05 s)."""
+    return float(time_call(fn, Timing(repeat=repeats, min_time=0.05, warmup_time=0.0))["median"])
 
 
 def gd_seconds(obj, problem, steps: int, repeats: int) -> float:
@@ -186,34 +168,68 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _size(text: str) -> tuple:
+    try:
+        n, m = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NxM (e.g. 10000x100000), got {text!r}") from None
+    if n < 2 or m < 1:
+        raise argparse.ArgumentTypeError(f"expected n >= 2 points and m >= 1 neurons, got {text!r}")
+    return n, m
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", nargs="+", default=["10000x100000", "10000x1000000", "10000000x1000"], metavar="NxM",
+    p.add_argument("--sizes", nargs="+", type=_size, default=[(10_000, 100_000), (10_000, 1_000_000), (10_000_000, 1_000)],
+                   metavar="NxM",
                    help="problem sizes n x m (default 10000x100000 10000x1000000 10000000x1000)")
-    p.add_argument("--repeats", type=int, default=5, help="repeats per median (default 5)")
-    p.add_argument("--step-budget", type=float, default=0.5, help="seconds of GD per timed call on one core, at about 5 ns per (n + m) a step and at least "
+    p.add_argument("--repeats", type=_count(1), default=5, help="repeats per median (default 5)")
+    p.add_argument("--step-budget", type=_seconds, default=0.5, help="seconds of GD per timed call on one core, at about 5 ns per (n + m) a step and at least "
                    "50 steps (default 0.5)")
-    p.add_argument("--check-steps", type=int, default=20, help="GD steps whose theta must be the same bits on every "
+    p.add_argument("--check-steps", type=_count(1), default=20, help="GD steps whose theta must be the same bits on every "
                    "thread count (default 20)")
-    p.add_argument("--dense-n", type=int, default=1000, help="data points of the dense measurement (default 1000)")
+    p.add_argument("--dense-n", type=_count(2), default=1000, help="data points of the dense measurement (default 1000)")
     p.add_argument("--dense-max-nm", type=float, default=2e9, help="skip the dense measurement where its n m exceeds this "
                    "(default 2e9)")
-    p.add_argument("--hessian-m", type=int, default=1000, help="width of the full-Hessian measurement at n = 100 "
+    p.add_argument("--hessian-m", type=_count(0), default=1000, help="width of the full-Hessian measurement at n = 100 "
                    "(0: none)")
-    p.add_argument("--sweep-runs", type=int, default=0, help="runs of the sweep measurement (0: none)")
+    p.add_argument("--sweep-runs", type=_count(0), default=0, help="runs of the sweep measurement (0: none)")
     p.add_argument("--quick", action="store_true", help="small sizes, 2 repeats: a smoke run (below the fast "
                    "kernel's thresholds for a second thread: it checks the bits, not the scaling)")
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
+    if args.out is not None and (os.path.isdir(args.out) or not os.path.isdir(os.path.dirname(os.path.abspath(args.out)))):
+        p.error(f"--out: {args.out!r} is a folder, or its folder does not exist: give a file path")
     if args.quick:
-        args.sizes, args.repeats, args.step_budget, args.dense_n, args.hessian_m = ["200x20000"], 2, 0.02, 200, 300
+        args.sizes, args.repeats, args.step_budget, args.dense_n, args.hessian_m = [(200, 20_000)], 2, 0.02, 200, 300
     cores = available_cores()
     counts = thread_counts(cores)
     results = {"command": " ".join(["python", "bench/bench_threads.py", *(argv if argv is not None else sys.argv[1:])]),
                "machine": machine_info(), "cores": cores, "counts": counts, "load_before": load_average(),
                "sizes": []}
-    for size in args.sizes:
-        n, m = (int(v) for v in size.lower().split("x"))
+    for n, m in args.sizes:
         results["sizes"].append(measure_size(n, m, counts, args))
     if args.hessian_m:
         results["hessian"] = measure_hessian(100, args.hessian_m, counts, args)
