@@ -32,28 +32,14 @@ void assemble_hvp(std::size_t m, double inv_n, const double* __restrict w, const
 
 }  // namespace
 
-DenseKernel::DenseKernel(std::shared_ptr<const SortedData> data, int threads)
-    : Kernel(std::move(data)), threads_(resolve_threads(threads)) {}
-
-DenseKernel::~DenseKernel() = default;
-
-template <class Body>
-void DenseKernel::for_blocks(std::size_t nblocks, unsigned threads, Body&& body) {
-    if (threads <= 1 || nblocks <= 1) {
-        for (std::size_t blk = 0; blk < nblocks; ++blk) body(blk);
-        return;
-    }
-    if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
-    const std::function<void(std::size_t)> task = body;
-    pool_->run(nblocks, task);
-}
+DenseKernel::DenseKernel(std::shared_ptr<const SortedData> data, int threads) : Kernel(std::move(data), threads) {}
 
 void DenseKernel::forward(const Params& p, double* r) {
     const std::size_t n = data_->n(), m = p.m;
     const double* x = data_->x();
     const double* y = data_->y();
-    const unsigned threads = n * m < kMinParallelWork ? 1u : threads_;
-    for_blocks(blocks(n, kDataBlock), threads, [&](std::size_t blk) {
+    const bool threaded = threads_ > 1 && n * m >= kMinParallelWork;
+    for_blocks(blocks(n, kDataBlock), threaded, [&](std::size_t blk) {
         const std::size_t i0 = blk * kDataBlock, i1 = std::min(n, i0 + kDataBlock);
         double f[kDataBlock] = {0.0};
         for (std::size_t k = 0; k < m; ++k) {
@@ -71,8 +57,8 @@ void DenseKernel::linear_sweep(const double* ab, double c0, double* s) {
     const Params p(theta_, dim());
     const std::size_t n = data_->n(), m = p.m;
     const double* x = data_->x();
-    const unsigned threads = n * m < kMinParallelWork ? 1u : threads_;
-    for_blocks(blocks(n, kDataBlock), threads, [&](std::size_t blk) {
+    const bool threaded = threads_ > 1 && n * m >= kMinParallelWork;
+    for_blocks(blocks(n, kDataBlock), threaded, [&](std::size_t blk) {
         const std::size_t i0 = blk * kDataBlock, i1 = std::min(n, i0 + kDataBlock);
         double acc[kDataBlock] = {0.0};
         for (std::size_t k = 0; k < m; ++k) {
@@ -108,8 +94,8 @@ double DenseKernel::residual_sums(const double* t, double* T0, double* T1) {
         tx_[i] = t[i] * x[i];
         total += t[i];
     }
-    const unsigned threads = n * m < kMinParallelWork ? 1u : threads_;
-    for_blocks(blocks(m, kNeuronBlock), threads, [&](std::size_t blk) {
+    const bool threaded = threads_ > 1 && n * m >= kMinParallelWork;
+    for_blocks(blocks(m, kNeuronBlock), threaded, [&](std::size_t blk) {
         const std::size_t k0 = blk * kNeuronBlock, k1 = std::min(m, k0 + kNeuronBlock);
         for (std::size_t k = k0; k < k1; ++k) T0[k] = T1[k] = 0.0;
         for (std::size_t i = 0; i < n; ++i) {

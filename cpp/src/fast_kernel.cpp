@@ -175,7 +175,7 @@ void settle_moved(std::size_t m, std::size_t n, const double* x, const double* w
 }  // namespace
 
 FastKernel::FastKernel(std::shared_ptr<const SortedData> data, int threads)
-    : Kernel(std::move(data)), threads_(resolve_threads(threads)) {
+    : Kernel(std::move(data), threads) {
     const std::size_t n = data_->n();
     dAB_.assign(2 * (2 * n + 2), 0.0);
     suffix_.assign(4 * (n + 1), 0.0);
@@ -192,23 +192,6 @@ FastKernel::FastKernel(std::shared_ptr<const SortedData> data, int threads)
 }
 
 FastKernel::~FastKernel() = default;
-
-WorkerPool& FastKernel::pool() {
-    if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
-    return *pool_;
-}
-
-WorkerPool* FastKernel::workers(std::size_t items) { return parts_for(items) > 1 ? &pool() : nullptr; }
-
-template <class Body>
-void FastKernel::for_blocks(std::size_t nblocks, bool threaded, Body&& body) {
-    if (!threaded) {
-        for (std::size_t blk = 0; blk < nblocks; ++blk) body(blk);
-        return;
-    }
-    const std::function<void(std::size_t)> task = [&](std::size_t blk) { body(blk); };
-    pool().run(nblocks, task);
-}
 
 template <class Body>
 void FastKernel::split(std::size_t items, unsigned parts, Body&& body) {

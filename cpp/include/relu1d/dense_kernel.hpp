@@ -13,7 +13,6 @@ namespace relu1d {
 class DenseKernel final : public Kernel {
 public:
     DenseKernel(std::shared_ptr<const SortedData> data, int threads);
-    ~DenseKernel() override;
     bool hessian(double* H) override;
     std::size_t knots_inside() override;
 
@@ -27,12 +26,6 @@ protected:
 private:
     // T0_k = sum_{i active} t_i, T1_k = sum_{i active} t_i x_i; also returns sum_i t_i.
     double residual_sums(const double* t, double* T0, double* T1);
-    // body(block) for every block, on up to `threads` threads of pool_ (made on first use).
-    template <class Body>
-    void for_blocks(std::size_t nblocks, unsigned threads, Body&& body);
-
-    unsigned threads_;
-    std::unique_ptr<WorkerPool> pool_;
     std::vector<double> tx_;        // t_i x_i
     std::vector<double> T0_, T1_;   // J^T s in transpose_product
 };

@@ -40,7 +40,6 @@ public:
     // the new parameters), then the new forward pass; no per-neuron sums stored in between.
     double descend(double eta, double* theta) override;
     void sync() override;
-    WorkerPool* workers(std::size_t items) override;
     // Use the segment sweep when neurons < n / ratio (default 4; 0: never). The results do not
     // depend on it (tests compare the two sweeps bit for bit).
     void set_segment_ratio(std::size_t ratio) { segment_ratio_ = ratio; }
@@ -91,11 +90,6 @@ private:
     double slot_sums(double* U) const;
     // Copy the live neurons of theta (non-empty active set) into the mirror.
     void build_mirror(double* theta);
-    // The worker pool (made on first use).
-    WorkerPool& pool();
-    // body(block) for every block: on the pool where `threaded`, else here in order.
-    template <class Body>
-    void for_blocks(std::size_t nblocks, bool threaded, Body&& body);
     // body(t, lo, hi) for t < parts over contiguous parts [lo, hi) of [0, items), on the pool
     // (parts may exceed the threads: they take parts in turn).
     template <class Body>
@@ -122,8 +116,6 @@ private:
     std::vector<std::vector<double>> tables_;     // scatter: blocks 1, 2, ..: their slot sums (zeros between sweeps)
     std::vector<std::vector<char>> table_used_;   // scatter: and their slots in use
 
-    unsigned threads_;
-    std::unique_ptr<WorkerPool> pool_;     // made on the first threaded loop
     std::vector<std::size_t> part_wild_;   // descend: the wild neurons of each part
 
     // 1: neuron k is active on a prefix [0, q_k) (w < 0); 0: on a suffix [q_k, n).

@@ -10,16 +10,16 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "relu1d/data.hpp"
+#include "relu1d/parallel.hpp"
 #include "relu1d/params.hpp"
 
 namespace relu1d {
-
-class WorkerPool;  // relu1d/parallel.hpp
 
 enum class KernelKind { fast, dense };
 
@@ -31,7 +31,9 @@ KernelKind parse_kernel_kind(const std::string& name);
 
 class Kernel {
 public:
-    explicit Kernel(std::shared_ptr<const SortedData> data) : data_(std::move(data)) {}
+    // threads: at most this many (0: the CPUs available to the process).
+    Kernel(std::shared_ptr<const SortedData> data, int threads)
+        : data_(std::move(data)), threads_(resolve_threads(threads)) {}
     virtual ~Kernel() = default;
 
     // Evaluate at theta (length dim); theta must stay alive and unchanged until the next prepare.
@@ -66,7 +68,7 @@ public:
     virtual void sync() {}
     // Threads for a loop over `items` entries beside the kernel's own (the Lanczos vector passes),
     // shared with the kernel (never used by both at once); null: one thread.
-    virtual WorkerPool* workers(std::size_t items) { (void)items; return nullptr; }
+    WorkerPool* workers(std::size_t items) { return threads_for(items, threads_) > 1 ? &pool() : nullptr; }
 
 protected:
     // Residual r_i = f(x_i) - y_i for the current params.
@@ -88,8 +90,25 @@ protected:
     }
     // loss_ = sum r_i^2 / (2 n) from r_ (compensated, in eight lanes)
     void set_loss();
+    // The worker pool (made on first use).
+    WorkerPool& pool() {
+        if (!pool_) pool_ = std::make_unique<WorkerPool>(threads_);
+        return *pool_;
+    }
+    // body(block) for every block: on the pool where `threaded`, else here in order.
+    template <class Body>
+    void for_blocks(std::size_t nblocks, bool threaded, Body&& body) {
+        if (!threaded) {
+            for (std::size_t blk = 0; blk < nblocks; ++blk) body(blk);
+            return;
+        }
+        const std::function<void(std::size_t)> task = [&](std::size_t blk) { body(blk); };
+        pool().run(nblocks, task);
+    }
 
     std::shared_ptr<const SortedData> data_;
+    unsigned threads_;                    // the most threads its loops may use
+    std::unique_ptr<WorkerPool> pool_;    // made on the first threaded loop
     const double* theta_ = nullptr;
     std::size_t m_ = 0;
     double loss_ = 0.0;
