@@ -33,8 +33,9 @@ class Objective:
         Most threads the kernel may use (None: every CPU this process may run on, i.e. its
         affinity mask). Each loop of the fast kernel takes one thread per
         ``relu1d._core.parallel_grain()`` (16384) neurons (or data points) at most (its full Hessian
-        from m = 724, its Lanczos passes from m = 87381), so small problems run on one thread
-        whatever this says; the dense kernel uses every thread allowed once n m >= 65536.
+        from m = 724; Lanczos' passes, with either kernel, from m = 87381), so small problems run on
+        one thread whatever this says; the dense kernel's own loops use every thread allowed once
+        n m >= 65536.
         Results are bit-identical for every thread count. Pass 1 when running many objectives at
         once (``relu1d.sweep`` does).
     """
