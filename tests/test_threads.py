@@ -22,8 +22,8 @@ from relu1d.testing.strategies import problems
 
 @contextlib.contextmanager
 def threaded_small(grain: int = 1, block: int = 4, sweep: int = 5):
-    """Threads for a few neurons or points, the scatter in blocks of `block` neurons (at least
-    4 (n + 1)) and the sweeps in blocks of `sweep` points."""
+    """Threads for a few neurons or points, the scatter in blocks of about max(`block`, 4 (n + 1))
+    neurons (a power of two of them) and the sweeps in blocks of `sweep` points."""
     grain0, block0 = _core.set_parallel_grain(grain), _core.set_scatter_block_min(block)
     sweep0 = _core.set_sweep_block_points(sweep)
     try:
@@ -98,7 +98,8 @@ def test_threaded_dense_agrees_with_fast(large_problem):
 
 @pytest.fixture(scope="module")
 def wide_problem():
-    # m = 600 neurons for n = 12 points: 4 (n + 1) = 52 neurons per scatter block, so 12 blocks;
+    # m = 600 neurons for n = 12 points: blocks of at least 4 (n + 1) = 52 neurons, a power of two
+    # of them: 16 blocks of 38 (the last of 30); 3 and 5 threads do not divide them;
     # dead neurons (empty active set: the step skips them, the block bounds must not shift), ties,
     # knots on data points, w = 0
     rng = np.random.default_rng(7)

@@ -200,6 +200,14 @@ void FastKernel::split(std::size_t items, unsigned parts, Body&& body) {
     });
 }
 
+std::size_t FastKernel::scatter_block() const {
+    const std::size_t least = std::max<std::size_t>({scatter_block_min(), 4 * (data_->n() + 1), 1});
+    const std::size_t needed = (m_ + least - 1) / least;  // blocks of `least` neurons
+    std::size_t blocks = 1;
+    while (blocks < needed) blocks *= 2;
+    return std::max<std::size_t>(1, (m_ + blocks - 1) / blocks);  // B = ceil(m / 2^ceil(log2(ceil(m / least))))
+}
+
 std::size_t FastKernel::begin_blocks(const std::size_t* index, std::size_t count) {
     const std::size_t slots = 2 * data_->n() + 2, B = scatter_block();
     const std::size_t blocks = std::max<std::size_t>(1, (m_ + B - 1) / B);
@@ -332,24 +340,32 @@ double FastKernel::descend(double eta, double* theta) {
     // Each block of the scatter (fixed by the neurons' indices) is stepped a chunk at a time and
     // its chunk's coefficients (still in L1, never written out) go straight into the block's slot
     // table: the same additions in the same order as the scatter of evaluate, with less memory
-    // traffic. The blocks spread over the threads where there are enough of them; with few
-    // blocks for many threads the neurons are split finer and evaluate scatters.
+    // traffic. The blocks spread over the threads where they share out evenly or are many; else
+    // the neurons are split finer and evaluate scatters.
     const std::size_t blocks = begin_blocks(live_.data(), live);
     const unsigned threads = parts_for(live);
-    const bool fused = threads <= 1 || blocks >= 4 * static_cast<std::size_t>(threads);
+    const bool fused = threads <= 1 || blocks % threads == 0 || blocks >= 4 * static_cast<std::size_t>(threads);
     if (fused) {
         part_wild_.assign(blocks, 0);
-        split(blocks, threads > 1 ? static_cast<unsigned>(blocks) : 1u, [&](unsigned, std::size_t j0, std::size_t j1) {
+        // an even share: one run of blocks per thread (the same blocks on every step); else a block at a time
+        const unsigned parts = threads <= 1 ? 1u : blocks % threads == 0 ? threads : static_cast<unsigned>(blocks);
+        split(blocks, parts, [&](unsigned, std::size_t j0, std::size_t j1) {
             constexpr std::size_t kChunk = 512;
             double ab[2 * kChunk];
             for (std::size_t j = j0; j < j1; ++j) {
                 double* table = j == 0 ? dAB_.data() : tables_[j - 1].data();
                 char* used = j == 0 ? used_.data() : table_used_[j - 1].data();
+                std::size_t block_wild = 0;  // (counted here: part_wild_ entries share cache lines across threads)
                 for (std::size_t lo = bounds_[j]; lo < bounds_[j + 1]; lo += kChunk) {
                     const std::size_t hi = std::min(bounds_[j + 1], lo + kChunk);
-                    step(lo, hi, ab, part_wild_[j]);
-                    scatter_pairs<true>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
+                    const std::size_t wild_before = block_wild;
+                    step(lo, hi, ab, block_wild);
+                    if (block_wild == wild_before)  // (the usual case: no wild coefficients to leave out)
+                        scatter_pairs<false>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
+                    else
+                        scatter_pairs<true>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
                 }
+                part_wild_[j] = block_wild;
             }
         });
         if (blocks > 1) merge_blocks(blocks, threads);

@@ -23,12 +23,13 @@ class IntervalMoments;
 // magnitudes of the points outside its active set.
 //
 // Threads: the per-neuron loops (the GD step, the HVP's assembly) split the neurons into
-// contiguous parts, one per thread; the scatter of coefficients into the slots splits the slots
-// into ranges, each thread adding the neurons of its range in neuron order; the full Hessian
-// splits its rows. Every output is computed by the same operations in the same order whatever
-// the split, so the results are bit-identical for any thread count. A loop uses at most one
-// thread per parallel_grain() neurons (small problems stay on one thread); the O(n) sweeps run
-// on one thread.
+// contiguous parts; the scatter of coefficients into the slots cuts the neurons into fixed blocks
+// (by index), each summed into its own table, the tables added in block order; the full Hessian
+// splits its rows into tiles; for n > 4 m the sweeps run over fixed blocks of points. Every
+// output is computed by the same operations in the same order whatever the split, so the results
+// are bit-identical for any thread count. A loop uses at most one
+// thread per parallel_grain() neurons (small problems stay on one thread); the sweep over the
+// data for n <= 4 m runs on one thread.
 class FastKernel final : public Kernel {
 public:
     // threads: at most this many (0: the CPUs available to the process).
@@ -109,9 +110,10 @@ private:
     std::size_t begin_blocks(const std::size_t* index, std::size_t count);
     // dAB_ and used_ += the tables of blocks 1 .. blocks - 1, in block order (which leaves them zero).
     void merge_blocks(std::size_t blocks, unsigned parts);
-    // Neurons per block of scatter: at least scatter_block_min(), and 4 (n + 1), so that adding up
-    // the tables (2 (2n + 2) doubles each) costs at most one streamed double per neuron.
-    std::size_t scatter_block() const { return std::max(scatter_block_min(), 4 * (data_->n() + 1)); }
+    // Neurons per block of scatter: m split evenly into a power of two of blocks (even shares on
+    // 2, 4, 8, .. threads), each of at least scatter_block_min() / 2 and 2 (n + 1) neurons, so that
+    // adding up the tables (2 (2n + 2) doubles each) costs at most two streamed doubles per neuron.
+    std::size_t scatter_block() const;
     std::vector<std::size_t> bounds_;             // scatter: where each block starts
     std::vector<std::vector<double>> tables_;     // scatter: blocks 1, 2, ..: their slot sums (zeros between sweeps)
     std::vector<std::vector<char>> table_used_;   // scatter: and their slots in use
