@@ -694,64 +694,101 @@ bool FastKernel::hessian(double* H) {
     const double* x = data_->x();
     if (!moments_) moments_ = std::make_unique<detail::IntervalMoments>(x, n);
     const detail::IntervalMoments& M = *moments_;
+    if (m >= n) moments_->tabulate();  // about m^2 / 2 interval queries against (n + 1)^2 / 2 entries
     std::vector<char> tame(m);
-    for (std::size_t k = 0; k < m; ++k) tame[k] = tame_value(p.w[k]) && tame_value(p.b[k]) && tame_value(p.v[k]);
-    // G[3 r + c] / n for the neuron pair (j, k): the sum over the intersection [a, b) of their
-    // active sets of J_r(j) J_c(k), r, c in (w, b, v); zeros where it is empty
-    auto pair_block = [&](std::size_t j, std::size_t k, double* G) {
-        const std::size_t a = std::max(interval_lo(j), interval_lo(k));
-        const std::size_t b = std::min(interval_hi(j), interval_hi(k));
-        for (int q = 0; q < 9; ++q) G[q] = 0.0;
-        if (a >= b) return;
-        const double wj = p.w[j], bj = p.b[j], vj = p.v[j];
-        const double wk = p.w[k], bk = p.b[k], vk = p.v[k];
-        if (tame[j] && tame[k] && M.tame(a, b)) {
-            double Sx, Sxx;
-            M.range(a, b, Sx, Sxx);
-            const double S1 = static_cast<double>(b - a);
-            const double vv = vj * vk;
-            G[0] = vv * Sxx;
-            G[1] = vv * Sx;
-            G[3] = vv * Sx;
-            G[4] = vv * S1;
-            G[2] = vj * (wk * Sxx + bk * Sx);
-            G[6] = vk * (wj * Sxx + bj * Sx);
-            G[5] = vj * (wk * Sx + bk * S1);
-            G[7] = vk * (wj * Sx + bj * S1);
-            G[8] = wj * wk * Sxx + (wj * bk + bj * wk) * Sx + bj * bk * S1;
-        } else {
-            for (std::size_t i = a; i < b; ++i) {
-                const double Jj[3] = {vj * x[i], vj, wj * x[i] + bj};
-                const double Jk[3] = {vk * x[i], vk, wk * x[i] + bk};
-                for (int r = 0; r < 3; ++r)
-                    for (int c = 0; c < 3; ++c) G[3 * r + c] += Jj[r] * Jk[c];
-            }
-        }
-        for (int q = 0; q < 9; ++q) G[q] /= nn;
-    };
+    std::vector<std::size_t> lo(m), hi(m);  // the active intervals [lo_k, hi_k)
+    for (std::size_t k = 0; k < m; ++k) {
+        tame[k] = tame_value(p.w[k]) && tame_value(p.b[k]) && tame_value(p.v[k]);
+        lo[k] = interval_lo(k);
+        hi[k] = interval_hi(k);
+    }
     // Every entry of the neuron rows is written once (no zero fill first), by tiles of kTile x
     // kTile neuron pairs (j in one tile, k >= j in another): the mirrored writes stay within a few
-    // rows, and the tiles spread over threads. `finite` collects x * 0 (NaN for inf or NaN).
+    // rows, and the tiles spread over threads. `bad` collects x * 0 (NaN for inf or NaN).
     constexpr std::size_t kTile = 32;
     const std::size_t tiles = (m + kTile - 1) / kTile;
     std::vector<std::pair<std::size_t, std::size_t>> tile_pairs;
     for (std::size_t jt = 0; jt < tiles; ++jt)
         for (std::size_t kt = jt; kt < tiles; ++kt) tile_pairs.emplace_back(jt, kt);
     std::vector<double> nonfinite(tile_pairs.size(), 0.0);
+    // For the pairs (j, k) of a tile, G[q][j - j0][k - k0] / n, q = 3 r + c for r, c in (w, b, v):
+    // the sum over the intersection [a, b) of their active sets of J_r(j) J_c(k); zero where it is
+    // empty. Tame pairs (parameters and data of [a, b) in the tame range) take the moment formulas,
+    // a vectorised loop over k; the others the dense kernel's products point by point. Then the
+    // rows (r, j) and, transposed in the tile, the mirrored rows (c, k): contiguous runs.
     auto tile = [&](std::size_t t) {
         const std::size_t jt = tile_pairs[t].first, kt = tile_pairs[t].second;
+        const std::size_t j0 = jt * kTile, J = std::min(m, j0 + kTile) - j0;
+        const std::size_t k0 = kt * kTile, K = std::min(m, k0 + kTile) - k0;
         double bad = 0.0;
-        double G[9];
-        for (std::size_t j = jt * kTile; j < std::min(m, (jt + 1) * kTile); ++j)
-            for (std::size_t k = std::max(j, kt * kTile); k < std::min(m, (kt + 1) * kTile); ++k) {
-                pair_block(j, k, G);
-                for (std::size_t r = 0; r < 3; ++r)
-                    for (std::size_t c = 0; c < 3; ++c) {
-                        const double g = G[3 * r + c];
-                        H[(r * m + j) * d + c * m + k] = H[(c * m + k) * d + r * m + j] = g;
-                        bad += g * 0.0;
-                    }
+        alignas(64) double G[9][kTile][kTile];
+        alignas(64) double Sx[kTile], Sxx[kTile], S1[kTile];
+        alignas(64) double use[kTile];  // 1: tame (the formulas), 0: empty or point by point
+        const double* __restrict wk = p.w + k0;
+        const double* __restrict bk = p.b + k0;
+        const double* __restrict vk = p.v + k0;
+        for (std::size_t jj = 0; jj < J; ++jj) {
+            const std::size_t j = j0 + jj, first = jt == kt ? jj : 0;  // pairs k >= j
+            bool pointwise = false;
+            for (std::size_t i = first; i < K; ++i) {
+                const std::size_t k = k0 + i;
+                const std::size_t a = std::max(lo[j], lo[k]), b = std::min(hi[j], hi[k]);
+                Sx[i] = Sxx[i] = S1[i] = use[i] = 0.0;
+                if (a >= b) continue;
+                if (tame[j] && tame[k] && M.tame(a, b)) {
+                    M.range(a, b, Sx[i], Sxx[i]);
+                    S1[i] = static_cast<double>(b - a);
+                    use[i] = 1.0;
+                } else {
+                    pointwise = true;
+                }
             }
+            const double wj = p.w[j], bj = p.b[j], vj = p.v[j];
+            for (std::size_t i = first; i < K; ++i) {  // (the tame pairs' formulas: one vector loop)
+                const double vv = vj * vk[i], sx = Sx[i], sxx = Sxx[i], s1 = S1[i];
+                const double g[9] = {vv * sxx,
+                                     vv * sx,
+                                     vj * (wk[i] * sxx + bk[i] * sx),
+                                     vv * sx,
+                                     vv * s1,
+                                     vj * (wk[i] * sx + bk[i] * s1),
+                                     vk[i] * (wj * sxx + bj * sx),
+                                     vk[i] * (wj * sx + bj * s1),
+                                     wj * wk[i] * sxx + (wj * bk[i] + bj * wk[i]) * sx + bj * bk[i] * s1};
+                for (int q = 0; q < 9; ++q) G[q][jj][i] = use[i] != 0.0 ? g[q] / nn : 0.0;
+            }
+            if (pointwise) {
+                for (std::size_t i = first; i < K; ++i) {
+                    const std::size_t k = k0 + i;
+                    const std::size_t a = std::max(lo[j], lo[k]), b = std::min(hi[j], hi[k]);
+                    if (a >= b || use[i] != 0.0) continue;
+                    double g[9] = {0.0};
+                    for (std::size_t r = a; r < b; ++r) {
+                        const double Jj[3] = {vj * x[r], vj, wj * x[r] + bj};
+                        const double Jk[3] = {vk[i] * x[r], vk[i], wk[i] * x[r] + bk[i]};
+                        for (int u = 0; u < 3; ++u)
+                            for (int c = 0; c < 3; ++c) g[3 * u + c] += Jj[u] * Jk[c];
+                    }
+                    for (int q = 0; q < 9; ++q) G[q][jj][i] = g[q] / nn;
+                }
+            }
+            for (std::size_t r = 0; r < 3; ++r)  // row (r, j), columns (c, k)
+                for (std::size_t c = 0; c < 3; ++c) {
+                    const double* __restrict g = G[3 * r + c][jj];
+                    double* __restrict row = H + (r * m + j) * d + c * m + k0;
+                    for (std::size_t i = first; i < K; ++i) {
+                        row[i] = g[i];
+                        bad += g[i] * 0.0;
+                    }
+                }
+        }
+        for (std::size_t r = 0; r < 3; ++r)  // the mirror: row (c, k), columns (r, j)
+            for (std::size_t c = 0; c < 3; ++c)
+                for (std::size_t i = 0; i < K; ++i) {
+                    double* __restrict row = H + (c * m + k0 + i) * d + r * m + j0;
+                    const std::size_t last = jt == kt ? i + 1 : J;  // pairs j <= k
+                    for (std::size_t jj = 0; jj < last; ++jj) row[jj] = G[3 * r + c][jj][i];
+                }
         nonfinite[t] = bad;
     };
     for_blocks(tile_pairs.size(), parts_for(m * (m + 1) / 16) > 1, tile);

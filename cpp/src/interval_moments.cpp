@@ -1,6 +1,7 @@
 #include "interval_moments.hpp"
 
 #include <cmath>
+#include <utility>
 
 #include "relu1d/numerics.hpp"
 
@@ -67,7 +68,19 @@ IntervalMoments::IntervalMoments(const double* x, std::size_t n) : x_(x), n_(n) 
     }
 }
 
-void IntervalMoments::range(std::size_t a, std::size_t b, double& sx, double& sxx) const {
+void IntervalMoments::tabulate() {
+    const std::size_t n = n_;
+    if (n > kPairTableMax || !pairs_.empty()) return;
+    std::vector<double> pairs(2 * (n + 1) * (n + 1), 0.0);
+    for (std::size_t a = 0; a < n; ++a)
+        for (std::size_t b = a + 1; b <= n; ++b) {
+            double* e = &pairs[2 * (a * (n + 1) + b)];
+            compute_range(a, b, e[0], e[1]);
+        }
+    pairs_ = std::move(pairs);
+}
+
+void IntervalMoments::compute_range(std::size_t a, std::size_t b, double& sx, double& sxx) const {
     const std::size_t ba = a / kBlock, bb = (b - 1) / kBlock;
     if (ba == bb) {  // within one block: at most kBlock - 1 terms, summed directly
         CompensatedPair s;

@@ -20,16 +20,31 @@ namespace detail {
 class IntervalMoments {
 public:
     IntervalMoments(const double* x, std::size_t n);
-    // Requires a < b <= n.
-    void range(std::size_t a, std::size_t b, double& sx, double& sxx) const;
+    // Requires a < b <= n. After tabulate(), a lookup (the same bits).
+    void range(std::size_t a, std::size_t b, double& sx, double& sxx) const {
+        if (!pairs_.empty()) {
+            const double* e = &pairs_[2 * (a * (n_ + 1) + b)];
+            sx = e[0];
+            sxx = e[1];
+            return;
+        }
+        compute_range(a, b, sx, sxx);
+    }
     // True when no x in [a, b) is outside [2^-200, 2^200] in magnitude (zero allowed): then the
     // Hessian's products of two or three parameters and a moment neither overflow nor underflow
     // while the parameters are in that range too (see tame() in numerics.hpp).
     bool tame(std::size_t a, std::size_t b) const { return wild_[b] == wild_[a]; }
 
     static constexpr std::size_t kBlock = 64;
+    // For n <= kPairTableMax (else nothing): every interval's sums in a table ((n + 1)^2 pairs, 1 MiB
+    // at 256), computed as range() computes them. For the Hessian at m >= n: it asks for about
+    // m^2 / 2 intervals, most of them inside one block (summed point by point) when n is small.
+    void tabulate();
+    static constexpr std::size_t kPairTableMax = 256;
 
 private:
+    void compute_range(std::size_t a, std::size_t b, double& sx, double& sxx) const;
+    std::vector<double> pairs_;      // n <= kPairTableMax: (sum x, sum x^2) over [a, b) at 2 (a (n + 1) + b)
     const double* x_;
     std::size_t n_ = 0, blocks_ = 0, width_ = 0, levels_ = 0;
     std::vector<double> pre_, suf_;  // (x, x^2) per point: within-block sums up to / from it, inclusive
