@@ -174,6 +174,17 @@ def long_run_line(run: dict) -> str:
             f"{run['edge_of_stability']:.4g}; status {run['status']}")
 
 
+def memory_floor_line(floor: dict | None) -> str:
+    """The GD step's compulsory memory traffic, timed alone (memory_floor.py)."""
+    if not floor:
+        return "Memory floor of a GD step: not measured"
+    if "skip" in floor:
+        return f"Memory floor of a GD step: {floor['skip']}"
+    widths = ", ".join(f"{float(t):.2f} ns at m = {int(m):,}" for m, t in floor["ns_per_neuron"].items())
+    return (f"Memory floor of a GD step (its {floor['bytes_per_neuron']} bytes per neuron streamed alone, "
+            f"one thread, measured): {widths}")
+
+
 def markdown(results: dict) -> str:
     """The whole report as Markdown: machine, command, then one section per suite."""
     info = results["machine"]
@@ -188,7 +199,8 @@ def markdown(results: dict) -> str:
            f"Load average before / after: {info['load_average']} / {results.get('load_after')}; "
            f"total {results.get('elapsed_s', 0):.0f} s  ",
            f"FMA peak (one thread, measured): "
-           + (f"{peak['gflops']:.1f} GFLOP/s" if "gflops" in peak else peak.get("skip", "n/a")), ""]
+           + (f"{peak['gflops']:.1f} GFLOP/s" if "gflops" in peak else peak.get("skip", "n/a")) + "  ",
+           memory_floor_line(results.get("memory_floor")), ""]
     if sizes:
         out += ["### GD steps (steps/s of relu1d.train; other columns: time per step / relu1d fast's)", "",
                 step_table(sizes, rtol), "",

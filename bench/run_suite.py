@@ -14,6 +14,7 @@ It measures, on the same data (``relu1d.make_data``, noisy hat), the same initia
   n = 1e7; ns per (n + m);
 - one Hessian-vector product; the sharpness from scratch (relu1d.sharpness against Lanczos on each
   baseline's HVP); the dense kernel's GFLOP/s against the FMA peak measured by ``fma_peak.py``;
+  the memory floor of a GD step (``memory_floor.py``: its compulsory 72 bytes per neuron, streamed);
   thread scaling; peak memory (ru_maxrss of the process of that size);
 - the full Hessian at m = 100, 500, 1000 (relu1d fast and dense, NumPy, ``jax.hessian``);
 - the long run of ``bench_long_run.py`` (10^7 steps with the sharpness every 100 steps).
@@ -33,6 +34,7 @@ import sys
 import time
 
 from fma_peak import measure_fma_peak
+from memory_floor import measure_memory_floor
 from harness import Timing, available_cores, load_average, log, machine_info, run_worker
 import report
 
@@ -163,6 +165,8 @@ def main(argv=None) -> int:
         f"{available_cores()} cores, load {load_average()}\nbaselines: {results['baselines']}")
     log("FMA peak ...")
     results["fma_peak"] = measure_fma_peak(repeat=args.repeat, min_time=min(0.1, 5 * args.min_time))
+    log("memory floor ...")
+    results["memory_floor"] = measure_memory_floor(repeat=args.repeat, min_time=min(0.1, 5 * args.min_time))
     if "step" in args.parts:
         sizes = args.sizes or (QUICK_GRID if args.quick else GRID + RELU1D_ALONE)
         results["sizes"] = []

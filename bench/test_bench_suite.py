@@ -22,6 +22,10 @@ import relu1d
 from baselines import NumpyBaseline, lanczos_top, load_baselines, numpy_hessian
 from harness import Timing, make_problem, peak_rss_during, relative_error, set_stable_lr, time_steps
 
+# torch.compile's import of torch._inductor warns about torch's own deprecated torch.jit API
+# (torch 2.13): not this code's warning to fix
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+
 RTOL = 1e-10
 SMOKE = Timing(repeat=2, min_time=0.001, warmup_time=0.0)
 
@@ -115,6 +119,17 @@ def test_fma_peak_builds_and_runs():
     if "skip" in result:
         pytest.skip(result["skip"])
     assert result["gflops"] > 0.1
+
+
+def test_memory_floor_builds_and_runs():
+    from memory_floor import BYTES_PER_NEURON, measure_memory_floor
+
+    result = measure_memory_floor(widths=(1000, 5000), repeat=1, min_time=0.01)
+    if "skip" in result:
+        pytest.skip(result["skip"])
+    assert set(result["ns_per_neuron"]) == {1000, 5000}
+    for m, ns in result["ns_per_neuron"].items():
+        assert ns > 0 and result["gb_per_s"][m] == pytest.approx(BYTES_PER_NEURON / ns)
 
 
 def test_run_suite_end_to_end(tmp_path, capsys):

@@ -1,0 +1,114 @@
+"""The memory floor of a GD step of the fast kernel: its compulsory traffic per neuron, timed alone.
+
+A step of the fast kernel reads each live neuron's (w, b, v) and slot (four 8-byte arrays) and
+writes them back with the neuron's squared gradient norm (a fifth array): 72 bytes per neuron,
+whatever else it does (the slot-table lookups and additions, the boundary checks, the O(n) sweep
+come on top). Once the arrays outgrow the caches (m = 1e6: 40 MB), this streaming alone sets a
+lower bound on the time per step. This script measures that bound: a C loop with exactly that
+traffic and a few flops per neuron, compiled at run time with the system C compiler
+(``cc -O3 -march=native``: vectorised; like ``fma_peak.py``), timed on one thread (the median of
+repeats) for each m. Compare its ns per neuron with the ns per (n + m) of the suite's GD steps.
+
+    python bench/memory_floor.py            # ns per neuron at m = 1e4, 1e5, 1e6
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from fma_peak import compiler
+
+BYTES_PER_NEURON = 72  # read w, b, v, slot; write w, b, v, slot, g2
+
+KERNEL = r"""
+void step_traffic(long m, double *restrict w, double *restrict b, double *restrict v, long *restrict slot,
+                  double *restrict g2, double eta) {
+    for (long k = 0; k < m; ++k) {
+        const double gw = eta * v[k], gb = eta * w[k], gv = eta * b[k];
+        w[k] -= gw;
+        b[k] -= gb;
+        v[k] -= gv;
+        slot[k] ^= 1;
+        g2[k] = gw * gw + gb * gb + gv * gv;
+    }
+}
+"""
+
+
+def _build(cc: str, folder: str):
+    source = os.path.join(folder, "traffic.c")
+    library = os.path.join(folder, "traffic.so")
+    with open(source, "w", encoding="utf-8") as fh:
+        fh.write(KERNEL)
+    subprocess.run([cc, "-O3", "-march=native", "-fPIC", "-shared", source, "-o", library],
+                   check=True, capture_output=True, text=True)
+    lib = ctypes.CDLL(library)
+    lib.step_traffic.restype = None
+    pointer = ctypes.c_void_p
+    lib.step_traffic.argtypes = [ctypes.c_long, pointer, pointer, pointer, pointer, pointer, ctypes.c_double]
+    return lib.step_traffic
+
+
+def _ns_per_neuron(fn, m: int, repeat: int, min_time: float) -> float:
+    arrays = [np.full(m, 0.5) for _ in range(3)] + [np.zeros(m, dtype=np.int64), np.zeros(m)]
+    pointers = [a.ctypes.data for a in arrays]
+    eta = 1e-12  # the parameters barely move: finite for any number of passes
+
+    def one_pass():
+        fn(m, *pointers, eta)
+
+    one_pass()  # first touch of the pages
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            one_pass()
+        spent = time.perf_counter() - start
+        if spent >= min_time / 4:
+            break
+        calls *= 4
+    calls = max(1, int(calls * min_time / spent))
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(calls):
+            one_pass()
+        times.append((time.perf_counter() - start) / calls)
+    return 1e9 * statistics.median(times) / m
+
+
+def measure_memory_floor(widths=(10_000, 100_000, 1_000_000), repeat: int = 5, min_time: float = 0.1) -> dict:
+    """ns per neuron of the GD step's compulsory traffic (72 bytes) for each m, on one thread.
+
+    Returns ``{"ns_per_neuron": {m: ns}, "gb_per_s": {m: GB/s}, "bytes_per_neuron": 72,
+    "compiler": path, "method": ...}``, or ``{"skip": reason}`` when no C compiler works.
+    """
+    cc = compiler()
+    if cc is None:
+        return {"skip": "no C compiler found (set CC)"}
+    with tempfile.TemporaryDirectory(prefix="relu1d-floor-") as folder:
+        try:
+            fn = _build(cc, folder)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            return {"skip": f"the traffic kernel did not build: {getattr(exc, 'stderr', exc)}".strip()[:200]}
+        ns = {int(m): _ns_per_neuron(fn, int(m), repeat, min_time) for m in widths}
+    return {"ns_per_neuron": ns, "gb_per_s": {m: BYTES_PER_NEURON / t for m, t in ns.items()},
+            "bytes_per_neuron": BYTES_PER_NEURON, "compiler": cc,
+            "method": "read w, b, v, slot; write them and g2 (72 B per neuron), -O3 -march=native, one thread"}
+
+
+if __name__ == "__main__":
+    result = measure_memory_floor()
+    if "skip" in result:
+        print(result["skip"])
+        sys.exit(1)
+    for m, ns in result["ns_per_neuron"].items():
+        print(f"m = {m:>9,}: {ns:.2f} ns per neuron ({result['gb_per_s'][m]:.1f} GB/s)")
