@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Thread scaling of relu1d on this machine: 1, 2, 4, ... threads up to every available core.
 
-    python bench/bench_threads.py                     # m = 1e5, 1e6 and n = 1e7 (about two minutes on 2 cores)
+    python bench/bench_threads.py                     # m = 1e5 (n = 1e3, 1e4), 1e6 and n = 1e7 (minutes on 2 cores)
     python bench/bench_threads.py --quick             # a smoke run (seconds; the fast kernel stays on one thread)
     python bench/bench_threads.py --sweep-runs 64     # and a 64-run sweep on every core
 
@@ -202,9 +202,9 @@ def _seconds(text: str) -> float:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", nargs="+", type=_size, default=[(10_000, 100_000), (10_000, 1_000_000), (10_000_000, 1_000)],
+    p.add_argument("--sizes", nargs="+", type=_size, default=[(1_000, 100_000), (10_000, 100_000), (10_000, 1_000_000), (10_000_000, 1_000)],
                    metavar="NxM",
-                   help="problem sizes n x m (default 10000x100000 10000x1000000 10000000x1000)")
+                   help="problem sizes n x m (default 1000x100000 10000x100000 10000x1000000 10000000x1000)")
     p.add_argument("--repeats", type=_count(1), default=5, help="repeats per median (default 5)")
     p.add_argument("--step-budget", type=_seconds, default=0.5, help="seconds of GD per timed call on one core, at about 5 ns per (n + m) a step and at least "
                    "50 steps (default 0.5)")

@@ -174,6 +174,11 @@ def long_run_line(run: dict) -> str:
             f"{run['edge_of_stability']:.4g}; status {run['status']}")
 
 
+def core_line(core: dict) -> str:
+    """The SIMD path relu1d ran (RELU1D_SIMD can choose another than the best) and its build."""
+    return f" ({core['simd_path']} path, {core['build']} build)" if "simd_path" in core and "build" in core else ""
+
+
 def memory_floor_line(floor: dict | None) -> str:
     """The GD step's compulsory memory traffic, timed alone (memory_floor.py)."""
     if not floor:
@@ -194,7 +199,7 @@ def markdown(results: dict) -> str:
     out = [f"Command: `{results['command']}`  ",
            f"Machine: {info['cpu']} ({info['simd']}), {info['cores_available']} cores available; "
            f"{info['platform']}; Python {info['python']}, NumPy {info['numpy']} ({info['numpy_blas']}), "
-           f"relu1d {info['relu1d']}  ",
+           f"relu1d {info['relu1d']}{core_line(info.get('relu1d_core', {}))}  ",
            "Baselines: " + "; ".join(f"{k}: {v}" for k, v in results.get("baselines", {}).items()) + "  ",
            f"Load average before / after: {info['load_average']} / {results.get('load_after')}; "
            f"total {results.get('elapsed_s', 0):.0f} s  ",
