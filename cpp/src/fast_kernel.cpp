@@ -345,6 +345,7 @@ double FastKernel::descend(double eta, double* theta) {
     const std::size_t blocks = begin_blocks(live_.data(), live);
     const unsigned threads = parts_for(live);
     const bool fused = threads <= 1 || blocks % threads == 0 || blocks >= 4 * static_cast<std::size_t>(threads);
+    part_g2_.assign(blocks, 0.0);
     if (fused) {
         part_wild_.assign(blocks, 0);
         // an even share: one run of blocks per thread (the same blocks on every step); else a block at a time
@@ -366,6 +367,7 @@ double FastKernel::descend(double eta, double* theta) {
                         scatter_pairs<true>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
                 }
                 part_wild_[j] = block_wild;
+                part_g2_[j] = sum(g2_.data() + bounds_[j], bounds_[j + 1] - bounds_[j]);  // (while in this core's cache)
             }
         });
         if (blocks > 1) merge_blocks(blocks, threads);
@@ -376,6 +378,9 @@ double FastKernel::descend(double eta, double* theta) {
         part_wild_.assign(parts, 0);
         split(live, parts, [&](unsigned t, std::size_t lo, std::size_t hi) {
             step(lo, hi, ab_.data() + 2 * lo, part_wild_[t]);
+        });
+        for_blocks(blocks, true, [&](std::size_t j) {
+            part_g2_[j] = sum(g2_.data() + bounds_[j], bounds_[j + 1] - bounds_[j]);
         });
     }
     for (std::size_t c : part_wild_) wild += c;
@@ -388,7 +393,9 @@ double FastKernel::descend(double eta, double* theta) {
     rsum_ = psum_;
     sums_stale_ = true;
     set_loss();
-    return sum(g2_.data(), live) + gc * gc;
+    double g2 = 0.0;  // ||g||^2: the blocks' sums added in block order
+    for (double part : part_g2_) g2 += part;
+    return g2 + gc * gc;
 }
 
 void FastKernel::linear_sweep(const double* ab, double c0, double* s) {

@@ -119,6 +119,7 @@ private:
     std::vector<std::vector<char>> table_used_;   // scatter: and their slots in use
 
     std::vector<std::size_t> part_wild_;   // descend: the wild neurons of each part
+    std::vector<double> part_g2_;          // descend: each scatter block's sum of ||g_k||^2
 
     // 1: neuron k is active on a prefix [0, q_k) (w < 0); 0: on a suffix [q_k, n).
     bool is_prefix(std::size_t k) const { return slot_[k] > data_->n(); }
