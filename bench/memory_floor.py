@@ -3,17 +3,21 @@
 A step of the fast kernel reads each live neuron's (w, b, v) and slot (four 8-byte arrays) and
 writes them back with the neuron's squared gradient norm (a fifth array): 72 bytes per neuron,
 whatever else it does (the slot-table lookups and additions, the boundary checks, the O(n) sweep
-come on top). Once the arrays outgrow the caches (m = 1e6: 40 MB), this streaming alone sets a
-lower bound on the time per step. This script measures that bound: a C loop with exactly that
-traffic and a few flops per neuron, compiled at run time with the system C compiler
-(``cc -O3 -march=native``: vectorised; like ``fma_peak.py``), timed on one thread (the median of
-repeats) for each m. Compare its ns per neuron with the ns per (n + m) of the suite's GD steps.
+come on top). Once the arrays outgrow a core's caches, this streaming alone sets a lower bound on
+the time per step, from whichever level holds them: 40 bytes a neuron are 40 MB at m = 1e6, past
+the L2 of most CPUs but inside a large shared L3; 400 MB at m = 1e7 are in main memory on most
+machines. This script measures that bound: a C loop with exactly that traffic and a few flops per
+neuron, compiled at run time with the system C compiler (``cc -O3 -march=native``: vectorised;
+like ``fma_peak.py``), timed on one thread (the median of repeats) for each m. Compare its ns per
+neuron with the ns per (n + m) of the suite's GD steps at the same m.
 
-    python bench/memory_floor.py            # ns per neuron at m = 1e4, 1e5, 1e6
+    python bench/memory_floor.py                     # ns per neuron at m = 1e4, 1e5, 1e6
+    python bench/memory_floor.py --widths 1e6 1e7    # other widths (1e7: 400 MB of arrays)
 """
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import os
 import statistics
@@ -105,10 +109,24 @@ def measure_memory_floor(widths=(10_000, 100_000, 1_000_000), repeat: int = 5, m
             "method": "read w, b, v, slot; write them and g2 (72 B per neuron), -O3 -march=native, one thread"}
 
 
+def _width(text: str) -> int:
+    """A neuron count such as 100000 or 1e5."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of neurons, got {text!r}") from None
+    if not value.is_integer() or not 1 <= value <= 1e9:
+        raise argparse.ArgumentTypeError(f"expected a whole number of neurons in [1, 1e9], got {text!r}")
+    return int(value)
+
+
 if __name__ == "__main__":
-    result = measure_memory_floor()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--widths", nargs="+", type=_width, default=[10_000, 100_000, 1_000_000], metavar="M",
+                        help="numbers of neurons (default 1e4 1e5 1e6)")
+    result = measure_memory_floor(widths=parser.parse_args().widths)
     if "skip" in result:
         print(result["skip"])
         sys.exit(1)
     for m, ns in result["ns_per_neuron"].items():
-        print(f"m = {m:>9,}: {ns:.2f} ns per neuron ({result['gb_per_s'][m]:.1f} GB/s)")
+        print(f"m = {m:>11,}: {ns:.2f} ns per neuron ({result['gb_per_s'][m]:.1f} GB/s)")

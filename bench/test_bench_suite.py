@@ -132,6 +132,17 @@ def test_memory_floor_builds_and_runs():
         assert ns > 0 and result["gb_per_s"][m] == pytest.approx(BYTES_PER_NEURON / ns)
 
 
+def test_memory_floor_widths_option():
+    import argparse
+
+    from memory_floor import _width
+
+    assert _width("1e5") == 100_000 and _width("2500") == 2500
+    for bad in ("1.5", "0", "-3", "x", "1e12", "nan"):
+        with pytest.raises(argparse.ArgumentTypeError, match="neurons"):
+            _width(bad)
+
+
 def test_run_suite_end_to_end(tmp_path, capsys):
     """The one command, at one tiny size per part, writes the JSON, the Markdown and every table."""
     import json

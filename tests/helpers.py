@@ -96,3 +96,40 @@ class Mutant:
     def hvp(self, theta, u):
         hu = self.obj.hvp(theta, u)
         return hu if self._hvp is None else self._hvp(theta, u, hu)
+
+
+def mixed_network(n: int, m: int, seed: int, *, outlier: float = 0.0, wild_params: bool = True):
+    """``(x, y, theta)``: n rounded points (ties) and m neurons that cycle through the awkward kinds,
+    so that every block of a few consecutive neurons mixes them: ordinary; w = 0 with b of either
+    sign or zero; dead (active set empty); a knot exactly on a data point (w = +-1, b = -+x_i);
+    with ``wild_params``, (w, b) scaled by 1e200, 1e120, 1e-120 or 1e-250 (knot kept) and v by
+    1e150 or 1e-250. With ``outlier`` != 0, three points at outlier, -outlier / 3 and 1e-300 (and
+    -1e-300 from n = 6): beyond 2^200 or under 2^-200 they make the data of every interval that
+    holds them leave the range where the Hessian's moment formulas are safe."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.uniform(-2, 2, n), 2)
+    if outlier and n >= 4:
+        x[:3] = outlier, -outlier / 3, 1e-300
+        if n >= 6:
+            x[3] = -1e-300
+    y = np.sin(np.clip(x, -5, 5)) + 0.1 * rng.standard_normal(n)
+    theta = relu1d.init_params(m, rng=rng)
+    w, b, v = theta[:m], theta[m:2 * m], theta[2 * m:3 * m]
+    xs = np.sort(x)
+    for k in range(m):
+        kind = k % 7
+        if kind == 1:
+            w[k], b[k] = 0.0, (1.0, -1.0, 0.0)[k % 3]
+        elif kind == 2:
+            w[k], b[k] = 1.0, -5.0  # dead unless an outlier lies right of 5
+        elif kind == 3:
+            w[k], b[k] = 1.0, -xs[k % n]
+        elif kind == 4:
+            w[k], b[k] = -1.0, xs[k % n]
+        elif kind == 5 and wild_params:
+            s = (1e200, 1e-250, 1e120, 1e-120)[k % 4]
+            w[k] *= s
+            b[k] *= s
+        elif kind == 6 and wild_params:
+            v[k] *= (1e150, 1e-250)[k % 2]
+    return x, y, theta

@@ -8,7 +8,7 @@ from hypothesis import given
 
 import reference as ref
 import relu1d
-from helpers import assert_within, both_kernels, interpolating_labels
+from helpers import assert_within, both_kernels, interpolating_labels, mixed_network
 from relu1d.testing import problems
 
 EPS = ref.EPS
@@ -103,3 +103,58 @@ def test_hessian_operator_matches_hvp():
         U = rng.standard_normal((theta.size, 3))
         np.testing.assert_array_equal(op.matvec(U[:, 0]), obj.hvp(theta, U[:, 0]))
         np.testing.assert_array_equal(op.matmat(U), np.column_stack([obj.hvp(theta, U[:, j]) for j in range(3)]))
+
+
+# The fast Hessian runs over 32 x 32 tiles of neuron pairs (a vectorised loop for the pairs whose
+# parameters and data are in the tame range, point by point for the others); from m >= n at
+# n <= 256 it looks the interval sums up in a table. Widths around the tile edge, with every kind of
+# awkward neuron in each tile.
+TILE_CASES = [(3, 1), (5, 2), (40, 31), (40, 32), (40, 33), (20, 65), (70, 65)]
+
+
+@pytest.mark.parametrize("outlier", [0.0, 1e30, 1e250], ids=["plain", "tame_outliers", "wild_outliers"])
+@pytest.mark.parametrize("n, m", TILE_CASES)
+def test_hessian_tiles_with_mixed_neurons_match_the_reference(n, m, outlier):
+    """Both kernels against the reference wherever its entry and error scale are finite, exactly
+    symmetric; hessian() returns the entries when they are all finite and otherwise raises the
+    ValueError naming theta."""
+    x, y, theta = mixed_network(n, m, seed=100 * n + m, outlier=outlier)
+    tol = ref.tolerance(x.size, m)
+    with np.errstate(all="ignore"):
+        want, scale = ref.hessian(x, y, theta), tol * ref.hessian_abs(x, y, theta)
+    ok = np.isfinite(want) & np.isfinite(scale)
+    assert ok.sum() >= 0.5 * ok.size
+    # (the dense kernel sums J^T J over all points: a J entry that overflows turns the zeros of the
+    # other neurons at that point into NaN along its row, where the row's diagonal entry overflows
+    # too; the fast kernel keeps every entry that the reference finds finite)
+    overflowing = ~np.isfinite(np.diag(want))
+    clear = {"fast": ok, "dense": ok & ~overflowing[:, None] & ~overflowing[None, :]}
+    for kernel, obj in both_kernels(x, y).items():
+        H = obj._core.hessian(theta, check_finite=False)
+        assert np.array_equal(H, H.T, equal_nan=True), kernel
+        assert_within(H[clear[kernel]], want[clear[kernel]], scale[clear[kernel]], f"{kernel} Hessian")
+        if np.all(np.isfinite(H)):
+            np.testing.assert_array_equal(obj.hessian(theta), H)
+        else:
+            with pytest.raises(ValueError, match="^theta: the Hessian overflows"):
+                obj.hessian(theta)
+
+
+@pytest.mark.parametrize("n, m, count", [(40, 70, 37), (256, 300, 100), (257, 300, 100)])
+def test_hessian_pair_entries_depend_on_the_pair_alone(n, m, count):
+    """Each neuron pair's entries of J^T J / n (and each neuron's c entries) come from the pair
+    alone, by the same operations wherever the pair sits in its tile and whether or not the
+    interval sums are tabulated (m >= n, n <= 256): bit for bit those of a network of `count` < n
+    of the neurons in another order. Only R (the (v_k, w_k) and (v_k, b_k) entries) depends on
+    the other neurons, through the residuals."""
+    x, y, theta = mixed_network(n, m, seed=m + n, outlier=1e250)
+    pick = np.random.default_rng(n).permutation(m)[:count]
+    sub = np.concatenate([theta[r * m + pick] for r in range(3)] + [theta[3 * m:]])
+    index = np.concatenate([r * m + pick for r in range(3)] + [[3 * m]])
+    full = relu1d.Objective(x, y)._core.hessian(theta, check_finite=False)[np.ix_(index, index)]
+    part = relu1d.Objective(x, y)._core.hessian(sub, check_finite=False)
+    k = np.arange(count)
+    for H in (full, part):
+        H[2 * count + k, k] = H[k, 2 * count + k] = H[2 * count + k, count + k] = H[count + k, 2 * count + k] = 0.0
+    assert np.isfinite(part).sum() >= 0.5 * part.size and not np.all(np.isfinite(part))
+    assert np.array_equal(full, part, equal_nan=True)

@@ -19,6 +19,8 @@ import relu1d
 from relu1d import _core
 from relu1d.testing.strategies import problems
 
+from helpers import mixed_network
+
 
 @contextlib.contextmanager
 def threaded_small(grain: int = 1, block: int = 4, sweep: int = 5):
@@ -90,6 +92,28 @@ def test_threaded_dense_agrees_with_fast(large_problem):
     assert np.max(np.abs(g_d - g_f)) <= 1e-12 * np.max(np.abs(g_f))
     hu_d, hu_f = dense.hvp(theta, u), fast.hvp(theta, u)
     assert np.max(np.abs(hu_d - hu_f)) <= 1e-12 * np.max(np.abs(hu_f))
+
+
+@pytest.mark.parametrize("m", [255, 257, 513])
+def test_dense_residual_sums_by_blocks_of_256_neurons(m):
+    # the residual sums run over blocks of 256 neurons (a last part block, or one block only), on
+    # threads from n m >= 65536: the same bits on any thread count, the fast kernel's numbers to
+    # rounding; w = 0, dead neurons and knots on data points among them
+    n = 65536 // m + 1
+    x, y, theta = mixed_network(n, m, seed=m, wild_params=False)
+    u = np.random.default_rng(m).standard_normal(theta.size)
+    results = []
+    for threads in (1, 2, 3):
+        obj = relu1d.Objective(x, y, kernel="dense", threads=threads)
+        loss, g = obj.loss_and_grad(theta)
+        results.append((loss, g, obj.hvp(theta, u)))
+    for got in results[1:]:
+        assert got[0] == results[0][0]
+        for a, b in zip(got[1:], results[0][1:]):
+            np.testing.assert_array_equal(a, b)
+    fast = relu1d.Objective(x, y)
+    for got, want in ((results[0][1], fast.grad(theta)), (results[0][2], fast.hvp(theta, u))):
+        assert np.max(np.abs(got - want)) <= 1e-12 * np.max(np.abs(want))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -323,3 +347,88 @@ def test_loss_over_long_data_is_bit_identical_for_every_thread_count():
     np.testing.assert_array_equal(runs[0], runs[1])
     dense = relu1d.Objective(x, y, kernel="dense").loss(theta)
     assert abs(losses[0] - dense) <= 1e-14 * dense
+
+
+@pytest.mark.parametrize("n, m", [(40, 1), (40, 33), (20, 65), (257, 70)])
+def test_full_hessian_with_mixed_tiles_is_bit_identical_for_every_thread_count(n, m):
+    # tiles that mix tame pairs (the vectorised formulas) with pairs summed point by point
+    # (parameters scaled by up to 1e200 / 1e-250, data beyond 2^200), a last part tile
+    x, y, theta = mixed_network(n, m, seed=n + m, outlier=1e250 if n > 30 else 0.0)
+    with threaded_small():
+        H = [relu1d.Objective(x, y, threads=t)._core.hessian(theta, check_finite=False) for t in (1, 2, 3)]
+    for got in H[1:]:
+        assert np.array_equal(got, H[0], equal_nan=True)
+
+
+def scatter_path(m, n, live, threads, block_min, grain=1):
+    """(blocks, path) of FastKernel::descend as scatter_block() and descend() choose them: "one"
+    thread, the fused step on an "even" share of the blocks per thread or on "many" blocks taken
+    one at a time, or "unfused" (the neurons split finer; evaluate scatters). Only for checking
+    that the cases below cover every path."""
+    least = max(block_min, 4 * (n + 1), 1)
+    needed, blocks = -(-m // least), 1
+    while blocks < needed:
+        blocks *= 2
+    size = max(1, -(-m // blocks))
+    blocks = max(1, -(-m // size))
+    parts = max(1, min(threads, live // grain))
+    if parts <= 1:
+        return blocks, "one"
+    return blocks, "even" if blocks % parts == 0 else "many" if blocks >= 4 * parts else "unfused"
+
+
+def outlier_network(m, seed):
+    """n = 8: an outlier at -1e300 outside every active set (w >= 0, knots inside [-1, 1]), so
+    that every ninth neuron, with |v w| = 1e5 and an active set of the largest point (z about 1),
+    has wild coefficients (|v w| max|x| > 2^1020 / (m + 1)); dead neurons, w = 0, knots on data."""
+    rng = np.random.default_rng(seed)
+    xo = np.round(rng.uniform(-1, 1, 7), 1)
+    x = np.concatenate([[-1e300], xo])
+    y = np.concatenate([[0.0], np.abs(xo) + 0.1 * rng.standard_normal(7)])
+    w = rng.uniform(0.2, 2.0, m)
+    b = -w * rng.uniform(-0.9, 0.9, m)
+    v = 0.3 * rng.standard_normal(m)
+    w[3::11], b[3::11] = 1.0, -5.0  # dead
+    w[5::13], b[5::13] = 1.0, -xo[np.arange(5, m, 13) % 7]  # knots on data points
+    w[7::17], b[7::17] = 0.0, -1.0  # w = 0, dead
+    w[1::9], b[1::9], v[1::9] = 1e8, -1e8 * xo.max() + 1.0, 1e-3  # wild
+    return x, y, relu1d.pack(w, b, v, 0.1)
+
+
+# (m, scatter_block_min, blocks): n = 8, so blocks of at least 4 (n + 1) = 36 neurons, a power of
+# two of them, m split evenly; 2305 neurons make 122 blocks of 19 (the count need not be a power
+# of two, only their size is fixed by m)
+SCATTER_CASES = [(33, 1, 1), (144, 1, 4), (576, 1, 16), (1152, 1, 32), (1000, 100, 16), (2305, 1, 122)]
+SCATTER_THREADS = (2, 3, 4, 5, 8)
+
+
+def live_neurons(m):
+    """The neurons of outlier_network(m) with a non-empty active set (the GD step's)."""
+    return m - len(set(range(3, m, 11)) | set(range(7, m, 17)))
+
+
+@pytest.mark.parametrize("m, block, blocks", SCATTER_CASES)
+def test_gd_step_scatter_paths_are_bit_identical_for_every_thread_count(m, block, blocks):
+    # on 2, 3, 4, 5, 8 threads the fused step takes the blocks as an even run per thread or one at
+    # a time, or the step runs unfused; wild coefficients inside chunks, dead neurons: every run
+    # steps exactly theta - lr grad (a new prepare each step) on any thread count
+    assert scatter_path(m, 8, live_neurons(m), 1, block)[0] == blocks
+    x, y, theta = outlier_network(m, seed=m)
+    lr, steps = 1.0 / m, 25
+    with threaded_small(block=block):
+        runs = [relu1d.train(relu1d.Objective(x, y, threads=t), theta, lr=lr, steps=steps, record_every=4,
+                             sharpness_every=0, progress=False) for t in (1,) + SCATTER_THREADS]
+        obj = relu1d.Objective(x, y, threads=3)
+        stepped = theta.copy()
+        for _ in range(steps):
+            stepped = stepped - lr * obj.grad(stepped)
+    assert runs[0].status == "max_steps" and np.all(np.isfinite(runs[0].history["loss"]))
+    np.testing.assert_array_equal(runs[0].theta, stepped)
+    for threads, run in zip(SCATTER_THREADS, runs[1:]):
+        np.testing.assert_array_equal(run.theta, runs[0].theta, err_msg=f"threads={threads}")
+        np.testing.assert_array_equal(run.history["loss"], runs[0].history["loss"], err_msg=f"threads={threads}")
+
+
+def test_the_scatter_cases_take_every_path():
+    paths = {scatter_path(m, 8, live_neurons(m), t, block)[1] for m, block, _ in SCATTER_CASES for t in SCATTER_THREADS}
+    assert paths == {"even", "many", "unfused"}
