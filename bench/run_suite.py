@@ -155,7 +155,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker:
         return worker(args)
-    command = shlex.join(["python", os.path.relpath(os.path.abspath(__file__)), *sys.argv[1:]])
+    # the environment that changes what runs, as a prefix (RELU1D_SIMD: another path than the best)
+    settings = [f"{k}={os.environ[k]}" for k in ("RELU1D_SIMD", "OMP_WAIT_POLICY") if os.environ.get(k)]
+    command = shlex.join([*settings, "python", os.path.relpath(os.path.abspath(__file__)), *sys.argv[1:]])
     start = time.perf_counter()
     results = {"command": command, "machine": machine_info(), "baselines": baseline_versions(args),
                "settings": {k: v for k, v in vars(args).items() if k not in ("worker", "spec")}}
