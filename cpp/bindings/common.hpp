@@ -4,9 +4,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "relu1d/kernel.hpp"
 #include "relu1d/lanczos.hpp"
@@ -48,6 +50,28 @@ struct ObjectiveHandle {
 
     ObjectiveHandle(std::shared_ptr<const SortedData> d, KernelKind k, int t)
         : data(std::move(d)), kind(k), threads(t), kernel(make_kernel(k, data, t)) {}
+
+    // The kernel prepared at theta (the caller's array, read during the call only).
+    double prepare(const double* theta, std::size_t dim) {
+        held_current_ = false;
+        return kernel->prepare(theta, dim);
+    }
+    // The same, for the second-order calls (HVP, Hessian, eigenpairs), which users repeat at one
+    // theta (a LinearOperator's matvecs, Lanczos by hand): the kernel is prepared at a copy held
+    // here, and a call at the same bits as the copy uses the state already there (the kernel's
+    // state is a function of theta alone, and these calls leave it unchanged).
+    void prepare_held(const double* theta, std::size_t dim) {
+        if (held_current_ && held_.size() == dim && std::memcmp(held_.data(), theta, dim * sizeof(double)) == 0)
+            return;
+        held_current_ = false;
+        held_.assign(theta, theta + dim);
+        kernel->prepare(held_.data(), dim);
+        held_current_ = true;
+    }
+
+private:
+    std::vector<double> held_;   // the theta of the last prepare_held
+    bool held_current_ = false;  // the kernel is prepared at held_
 };
 
 void register_options(py::module_& m);

@@ -33,7 +33,7 @@ void register_objective(py::module_& m) {
             Array t = theta_arg(theta);
             py::gil_scoped_release release;
             std::lock_guard<std::mutex> lock(h.mutex);
-            return h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+            return h.prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
         }, py::arg("theta"))
         .def("residuals", [](ObjectiveHandle& h, const py::handle& theta) {
             Array t = theta_arg(theta);
@@ -42,7 +42,7 @@ void register_objective(py::module_& m) {
             {
                 py::gil_scoped_release release;
                 std::lock_guard<std::mutex> lock(h.mutex);
-                h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+                h.prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
                 std::copy(h.kernel->residuals(), h.kernel->residuals() + h.data->n(), out);
             }
             return r;
@@ -55,7 +55,7 @@ void register_objective(py::module_& m) {
             {
                 py::gil_scoped_release release;
                 std::lock_guard<std::mutex> lock(h.mutex);
-                loss = h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+                loss = h.prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
                 h.kernel->gradient(out);
             }
             return py::make_tuple(loss, g);
@@ -68,7 +68,7 @@ void register_objective(py::module_& m) {
             {
                 py::gil_scoped_release release;
                 std::lock_guard<std::mutex> lock(h.mutex);
-                h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+                h.prepare_held(t.data(), static_cast<std::size_t>(t.shape(0)));
                 h.kernel->hvp(uu.data(), out);
             }
             return hu;
@@ -82,7 +82,7 @@ void register_objective(py::module_& m) {
             {
                 py::gil_scoped_release release;
                 std::lock_guard<std::mutex> lock(h.mutex);
-                h.kernel->prepare(t.data(), static_cast<std::size_t>(d));
+                h.prepare_held(t.data(), static_cast<std::size_t>(d));
                 finite = h.kernel->hessian(out);
             }
             if (check_finite && !finite)
@@ -95,7 +95,7 @@ void register_objective(py::module_& m) {
             Array t = theta_arg(theta);
             py::gil_scoped_release release;
             std::lock_guard<std::mutex> lock(h.mutex);
-            h.kernel->prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
+            h.prepare(t.data(), static_cast<std::size_t>(t.shape(0)));
             return h.kernel->knots_inside();
         }, py::arg("theta"))
         .def(
@@ -110,7 +110,7 @@ void register_objective(py::module_& m) {
                 {
                     py::gil_scoped_release release;
                     std::lock_guard<std::mutex> lock(h.mutex);
-                    h.kernel->prepare(t.data(), dim);
+                    h.prepare_held(t.data(), dim);
                     Kernel* kern = h.kernel.get();
                     res = h.lanczos.solve([kern](const double* u, double* out) { kern->hvp(u, out); }, dim, options,
                                           has_start ? start.data() : nullptr, kern->workers(dim));
