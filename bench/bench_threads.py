@@ -33,7 +33,8 @@ import time
 import numpy as np
 
 import relu1d
-from harness import Timing, available_cores, load_average, machine_info, make_problem, set_stable_lr, time_call
+from harness import (Timing, alternating_thetas, available_cores, load_average, machine_info, make_problem,
+                     set_stable_lr, time_call)
 from suites import thread_counts
 
 
@@ -66,9 +67,10 @@ def measure_size(n: int, m: int, counts: list, args) -> dict:
     reference = None
     for t in counts:
         obj = relu1d.Objective(problem.x, problem.y, threads=t)
+        fresh = alternating_thetas(problem.theta)  # each timed HVP and sharpness prepares again
         row = {"step": gd_seconds(obj, problem, steps, args.repeats),
-               "hvp": median_seconds(lambda: obj.hvp(problem.theta, problem.u), args.repeats),
-               "sharpness": median_seconds(lambda: relu1d.sharpness(obj, problem.theta, tol=1e-10), args.repeats)}
+               "hvp": median_seconds(lambda: obj.hvp(fresh(), problem.u), args.repeats),
+               "sharpness": median_seconds(lambda: relu1d.sharpness(obj, fresh(), tol=1e-10), args.repeats)}
         run = relu1d.train(obj, problem.theta, lr=problem.lr, steps=args.check_steps, record_every=args.check_steps,
                            sharpness_every=0, progress=False)
         bits = (run.theta, relu1d.sharpness(obj, problem.theta, tol=1e-10).eigenvalues, obj.hvp(problem.theta, problem.u))

@@ -240,6 +240,25 @@ def time_call(fn: Callable[[], object], timing: Timing) -> dict:
     return _median_summary(per_call, loops, "call")
 
 
+def alternating_thetas(theta: np.ndarray) -> Callable[[], np.ndarray]:
+    """theta and a copy whose c differs in the last bit, in turn (the copy first).
+
+    ``relu1d.Objective`` reuses its prepared state (every neuron's boundary, the forward pass)
+    when a second-order call (hvp, hessian, sharpness) comes at the same bits as the last one;
+    the baselines compute their forward pass on every call. Timing relu1d at these two thetas
+    in turn includes that preparation in every call, like for like.
+    """
+    other = theta.copy()
+    other[-1] = np.nextafter(other[-1], np.inf)
+    pair, state = (other, theta), [1]
+
+    def next_theta() -> np.ndarray:
+        state[0] ^= 1
+        return pair[state[0]]
+
+    return next_theta
+
+
 def time_repeated(fn: Callable[[], object], repeat: int):
     """Seconds of ``repeat`` single calls of a slow ``fn`` (no warm-up, no loops): its median
     summary and the last call's result."""

@@ -17,7 +17,7 @@ import numpy as np
 
 import relu1d
 from baselines import Unavailable, lanczos_top, load_baselines
-from harness import (Timing, available_cores, log, make_problem, max_rss_mb, relative_error,
+from harness import (Timing, alternating_thetas, available_cores, log, make_problem, max_rss_mb, relative_error,
                      peak_rss_during, set_stable_lr, time_call, time_repeated, time_steps)
 
 # Floating-point operations per (data point, neuron) pair of the dense kernel's loss_and_grad:
@@ -70,8 +70,10 @@ def measure_size(n: int, m: int, *, timing: Timing, baselines=None, skip=(), max
     """
     problem = make_problem(n, m, seed)
     fast = relu1d.Objective(problem.x, problem.y, kernel="fast", threads=1)
-    (sharpness_timing, sharp), sharpness_rss = peak_rss_during(
-        lambda: time_repeated(lambda: relu1d.sharpness(fast, problem.theta, tol=1e-10), min(3, timing.repeat)))
+    fresh = alternating_thetas(problem.theta)  # every timed second-order call prepares again
+    (sharpness_timing, _), sharpness_rss = peak_rss_during(
+        lambda: time_repeated(lambda: relu1d.sharpness(fast, fresh(), tol=1e-10), min(3, timing.repeat)))
+    sharp = relu1d.sharpness(fast, problem.theta, tol=1e-10)
     set_stable_lr(problem, sharp.value, lr_factor)
     loss0, grad0 = fast.loss_and_grad(problem.theta)
     small = n * m <= max_nm
@@ -95,9 +97,10 @@ def measure_size(n: int, m: int, *, timing: Timing, baselines=None, skip=(), max
         out["step"]["dense"] = {"skip": f"n*m = {n * m:.0e} > {max_nm:.0e}"}
 
     # --- relu1d: HVP, sharpness, dense GFLOP/s, threads ----------------------------------------
-    out["hvp"]["fast"] = time_call(lambda: fast.hvp(problem.theta, problem.u), timing)
+    out["hvp"]["fast"] = time_call(lambda: fast.hvp(fresh(), problem.u), timing)
+    out["hvp"]["fast, same theta"] = time_call(lambda: fast.hvp(problem.theta, problem.u), timing)
     if dense is not None:
-        out["hvp"]["dense"] = time_call(lambda: dense.hvp(problem.theta, problem.u), timing)
+        out["hvp"]["dense"] = time_call(lambda: dense.hvp(fresh(), problem.u), timing)
     out["sharpness"]["fast"] = {**sharpness_timing,
                                 "value": sharp.value, "products": _products(sharp),
                                 "converged": sharp.converged}
@@ -183,8 +186,9 @@ def measure_threads(problem, timing: Timing, *, with_dense: bool) -> dict:
     for t in counts:
         obj = relu1d.Objective(problem.x, problem.y, kernel="fast", threads=t)
         seconds["step"][str(t)] = time_steps(_relu1d_gd(obj, problem, loss0), timing, loss0=loss0).get("median")
-        seconds["hvp"][str(t)] = time_call(lambda: obj.hvp(problem.theta, problem.u), timing)["median"]
-        seconds["sharpness"][str(t)] = time_call(lambda: relu1d.sharpness(obj, problem.theta, tol=1e-10),
+        fresh = alternating_thetas(problem.theta)
+        seconds["hvp"][str(t)] = time_call(lambda: obj.hvp(fresh(), problem.u), timing)["median"]
+        seconds["sharpness"][str(t)] = time_call(lambda: relu1d.sharpness(obj, fresh(), tol=1e-10),
                                                  once)["median"]
         run = relu1d.train(obj, problem.theta, lr=problem.lr, steps=20, record_every=20, sharpness_every=0,
                            progress=False)
