@@ -136,7 +136,12 @@ class Objective:
         return _finite(loss, "the loss"), _finite(grad, "the gradient")
 
     def hvp(self, theta, u) -> np.ndarray:
-        """Hessian-vector product H(theta) u, exact (O(n + m log n) with the fast kernel)."""
+        """Hessian-vector product H(theta) u, exact (O(n + m log n) with the fast kernel).
+
+        A call at the same theta (the same bits) as the last ``hvp``, ``hessian`` or
+        ``sharpness`` reuses that call's forward pass and active sets: only the product is
+        computed (what ``hessian_operator``'s matvecs do).
+        """
         theta = as_theta(theta)
         u = as_vector(u, "u", length=theta.size)
         return _finite(self._core.hvp(theta, u), "the Hessian-vector product")
