@@ -177,10 +177,11 @@ void settle_moved(std::size_t m, std::size_t n, const double* x, const double* w
 FastKernel::FastKernel(std::shared_ptr<const SortedData> data, int threads)
     : Kernel(std::move(data), threads) {
     const std::size_t n = data_->n();
+    // (suffix_ and Ut_ wait for their first use: a run on many points per neuron never needs the
+    // full sweep's suffix sums, a GD run without sharpness never the HVP's slot sums; 320 MB each
+    // at n = 1e7)
     dAB_.assign(2 * (2 * n + 2), 0.0);
-    suffix_.assign(4 * (n + 1), 0.0);
     Ur_.assign(2 * (2 * n + 2), 0.0);
-    Ut_.assign(2 * (2 * n + 2), 0.0);
     seg_.assign(2 * (n + 1), 0.0);
     used_.assign(2 * n + 2, 0);
     xpad_.assign(n + 4, 0.0);
@@ -399,6 +400,7 @@ double FastKernel::descend(double eta, double* theta) {
 }
 
 void FastKernel::linear_sweep(const double* ab, double c0, double* s) {
+    Ut_.resize(2 * (2 * data_->n() + 2));  // (allocated on the first HVP)
     psum_ = evaluate<false>(c0, ab, nullptr, nullptr, nullptr, slot_.data(), m_, nullptr, s, Ut_.data());
 }
 
@@ -476,6 +478,7 @@ void FastKernel::sweep(double c0, double* s) {
     const double* y = data_->y();
     dAB_[1] += c0;  // c0 counts everywhere: slot 0 of the forward part
     const double* d = dAB_.data();
+    suffix_.resize(4 * (n + 1));   // (allocated on the first full sweep; every entry read is written first)
     double* suf = suffix_.data();  // per i: (A hi, B hi, A lo, B lo)
     {  // backward: neurons active on [0, hi) sit at slot n + 1 + hi and count for every i < hi
         CompensatedPair AB;
