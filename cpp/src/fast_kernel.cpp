@@ -177,13 +177,14 @@ void settle_moved(std::size_t m, std::size_t n, const double* x, const double* w
 FastKernel::FastKernel(std::shared_ptr<const SortedData> data, int threads)
     : Kernel(std::move(data), threads) {
     const std::size_t n = data_->n();
-    // (suffix_ and Ut_ wait for their first use: a run on many points per neuron never needs the
-    // full sweep's suffix sums, a GD run without sharpness never the HVP's slot sums; 320 MB each
-    // at n = 1e7)
-    dAB_.assign(2 * (2 * n + 2), 0.0);
-    Ur_.assign(2 * (2 * n + 2), 0.0);
-    seg_.assign(2 * (n + 1), 0.0);
-    used_.assign(2 * n + 2, 0);
+    // Zeros as calloc gives them (ZeroedVector): with many points per neuron a sweep touches only
+    // the slots in use. suffix_ and Ut_ wait for their first use: a run on many points per neuron
+    // never needs the full sweep's suffix sums, a GD run without sharpness never the HVP's slot
+    // sums (320 MB each at n = 1e7).
+    dAB_.resize(2 * (2 * n + 2));
+    Ur_.resize(2 * (2 * n + 2));
+    seg_.resize(2 * (n + 1));
+    used_.resize(2 * n + 2);
     xpad_.assign(n + 4, 0.0);
     const double inf = std::numeric_limits<double>::infinity();
     xpad_[0] = xpad_[1] = -inf;

@@ -8,6 +8,7 @@
 #include "relu1d/kernel.hpp"
 #include "relu1d/numerics.hpp"
 #include "relu1d/parallel.hpp"
+#include "relu1d/zeroed.hpp"
 
 namespace relu1d {
 
@@ -135,7 +136,7 @@ private:
     // Difference arrays, interleaved (A, B) per slot: 2 (2n + 2) doubles, all zeros between
     // sweeps. Each slot holds the plain sum of its neurons' coefficients (all of them active
     // wherever the slot counts), and the sweeps over slots are compensated.
-    std::vector<double> dAB_;
+    ZeroedVector<double> dAB_;
     std::vector<double> suffix_;           // backward sums of prefix-active neurons: (A hi, B hi, A lo, B lo) per i
     double psum_ = 0.0;            // the last sweep's sum s_i
     std::vector<std::size_t> fwd_, bwd_;  // sweep_segments: the boundaries in use
@@ -152,16 +153,16 @@ private:
     std::vector<StretchPieces> pieces_;
     // used_[q]: slot q is in use (all zeros between sweeps); i is a boundary in use when slot i or
     // slot n + 1 + i is
-    std::vector<char> used_;
+    ZeroedVector<char> used_;
     std::vector<std::size_t> edges_;       // the boundaries in use, ascending, from 0 to n
     // seg_[2 q], seg_[2 q + 1]: the sums of (s, s x) over the segment ending at boundary q
     // (compensated, then rounded: an error of eps times the segment's own |terms|)
-    std::vector<double> seg_;
+    ZeroedVector<double> seg_;
     // Sums of t and t x per slot: U[2 q], U[2 q + 1] for slot q, filled by the sweeps: slots
     // q <= n (suffix [q, n)) summed backwards, slots n + 1 + q (prefix [0, q)) forwards, so each
     // sum runs over the neuron's own active set. Ur_ of the residuals (part of the prepared
     // state), Ut_ of the HVP's J u.
-    std::vector<double> Ur_, Ut_;
+    ZeroedVector<double> Ur_, Ut_;
     double coef_scale_ = 1.0;              // max(1, |x_0|, |x_{n-1}|): bound on |x| in the overflow test
     // The Hessian's interval moments of x and x^2 (built on the first call).
     std::unique_ptr<detail::IntervalMoments> moments_;
