@@ -55,15 +55,20 @@ def compiler() -> str | None:
     return None
 
 
-def _build(cc: str, vbytes: int, folder: str):
-    source = os.path.join(folder, f"fma{vbytes}.c")
-    library = os.path.join(folder, f"fma{vbytes}.so")
+def build_library(cc: str, code: str, name: str, folder: str, flags: list) -> ctypes.CDLL:
+    """C source ``code`` compiled with ``cc`` and ``flags`` into ``folder/name.so``, loaded
+    (subprocess.CalledProcessError or OSError where it does not build)."""
+    source = os.path.join(folder, f"{name}.c")
+    library = os.path.join(folder, f"{name}.so")
     with open(source, "w", encoding="utf-8") as fh:
-        fh.write(KERNEL)
-    subprocess.run([cc, "-O2", "-march=native", "-ffp-contract=fast", "-fPIC", "-shared",
-                    f"-DVBYTES={vbytes}", source, "-o", library],
-                   check=True, capture_output=True, text=True)
-    lib = ctypes.CDLL(library)
+        fh.write(code)
+    subprocess.run([cc, *flags, "-fPIC", "-shared", source, "-o", library], check=True, capture_output=True, text=True)
+    return ctypes.CDLL(library)
+
+
+def _build(cc: str, vbytes: int, folder: str):
+    lib = build_library(cc, KERNEL, f"fma{vbytes}", folder,
+                        ["-O2", "-march=native", "-ffp-contract=fast", f"-DVBYTES={vbytes}"])
     lib.fma_loop.restype = ctypes.c_double
     lib.fma_loop.argtypes = [ctypes.c_long, ctypes.c_double, ctypes.c_double]
     return lib.fma_loop

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
-from fma_peak import compiler
+from fma_peak import build_library, compiler
+from harness import Timing, time_call
 
 BYTES_PER_NEURON = 72  # read w, b, v, slot; write w, b, v, slot, g2
 
@@ -48,13 +46,7 @@ void step_traffic(long m, double *restrict w, double *restrict b, double *restri
 
 
 def _build(cc: str, folder: str):
-    source = os.path.join(folder, "traffic.c")
-    library = os.path.join(folder, "traffic.so")
-    with open(source, "w", encoding="utf-8") as fh:
-        fh.write(KERNEL)
-    subprocess.run([cc, "-O3", "-march=native", "-fPIC", "-shared", source, "-o", library],
-                   check=True, capture_output=True, text=True)
-    lib = ctypes.CDLL(library)
+    lib = build_library(cc, KERNEL, "traffic", folder, ["-O3", "-march=native"])
     lib.step_traffic.restype = None
     pointer = ctypes.c_void_p
     lib.step_traffic.argtypes = [ctypes.c_long, pointer, pointer, pointer, pointer, pointer, ctypes.c_double]
@@ -65,28 +57,9 @@ def _ns_per_neuron(fn, m: int, repeat: int, min_time: float) -> float:
     arrays = [np.full(m, 0.5) for _ in range(3)] + [np.zeros(m, dtype=np.int64), np.zeros(m)]
     pointers = [a.ctypes.data for a in arrays]
     eta = 1e-12  # the parameters barely move: finite for any number of passes
-
-    def one_pass():
-        fn(m, *pointers, eta)
-
-    one_pass()  # first touch of the pages
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            one_pass()
-        spent = time.perf_counter() - start
-        if spent >= min_time / 4:
-            break
-        calls *= 4
-    calls = max(1, int(calls * min_time / spent))
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(calls):
-            one_pass()
-        times.append((time.perf_counter() - start) / calls)
-    return 1e9 * statistics.median(times) / m
+    # (time_call's first, untimed call is the first touch of the pages)
+    timing = Timing(repeat=repeat, min_time=min_time, warmup_time=0.0)
+    return 1e9 * time_call(lambda: fn(m, *pointers, eta), timing)["median"] / m
 
 
 def measure_memory_floor(widths=(10_000, 100_000, 1_000_000), repeat: int = 5, min_time: float = 0.1) -> dict:
