@@ -143,25 +143,22 @@ def markdown(results: dict) -> str:
              "Speed-up over one thread (time on 1 thread / time on t threads); every row gives the same bits.", "",
              "| n | m | part | " + " | ".join(f"{t} threads" for t in counts) + " | same bits |",
              "|---:|---:|---|" + "---:|" * len(counts) + "---|"]
+
+    def row(n: int, m: int, label: str, by_count: dict, key: str) -> str:
+        """One table row: time on one thread, the speed-ups, whether every count gave the same bits."""
+        one = by_count[counts[0]][key]
+        return (f"| {n:,} | {m:,} | {label} ({one * 1e3:.3g} ms on 1) | "
+                + " | ".join(ratio(one, by_count[t][key]) for t in counts) + " | "
+                + ("yes" if all(by_count[t]["bit_identical"] for t in counts) else "NO") + " |")
+
     for s in results["sizes"]:
-        fast = s["fast"]
         for part, label in (("step", "fast: GD step"), ("hvp", "fast: HVP"), ("sharpness", "fast: sharpness")):
-            one = fast[counts[0]][part]
-            lines.append(f"| {s['n']:,} | {s['m']:,} | {label} ({one * 1e3:.3g} ms on 1) | "
-                         + " | ".join(ratio(one, fast[t][part]) for t in counts) + " | "
-                         + ("yes" if all(fast[t]["bit_identical"] for t in counts) else "NO") + " |")
+            lines.append(row(s["n"], s["m"], label, s["fast"], part))
         if s["dense"]:
-            dense = s["dense"]
-            one = dense[counts[0]]["loss_and_grad"]
-            lines.append(f"| {dense[counts[0]]['n']:,} | {s['m']:,} | dense: loss_and_grad ({one * 1e3:.3g} ms on 1) | "
-                         + " | ".join(ratio(one, dense[t]["loss_and_grad"]) for t in counts) + " | "
-                         + ("yes" if all(dense[t]["bit_identical"] for t in counts) else "NO") + " |")
+            lines.append(row(s["dense"][counts[0]]["n"], s["m"], "dense: loss_and_grad", s["dense"], "loss_and_grad"))
     if "hessian" in results:
         hs = results["hessian"]
-        one = hs[counts[0]]["seconds"]
-        lines.append(f"| {hs['n']:,} | {hs['m']:,} | fast: full Hessian ({one * 1e3:.3g} ms on 1) | "
-                     + " | ".join(ratio(one, hs[t]["seconds"]) for t in counts) + " | "
-                     + ("yes" if all(hs[t]["bit_identical"] for t in counts) else "NO") + " |")
+        lines.append(row(hs["n"], hs["m"], "fast: full Hessian", hs, "seconds"))
     if "sweep" in results:
         sw = results["sweep"]
         lines += ["", f"Sweep of {sw['runs']} runs (n = 100, width 100, 10^5 steps each): "
