@@ -23,6 +23,21 @@ std::size_t hook_count(const py::handle& value, const char* name) {
     return static_cast<std::size_t>(number.cast<long long>());
 }
 
+// m.set_<hook>(arg): set a process-wide count through `set` after hook_count's check; returns the
+// previous value (from `get`).
+void def_hook_setter(py::module_& m, const char* name, std::size_t (*get)(), void (*set)(std::size_t),
+                     const char* arg, const char* doc) {
+    m.def(
+        name,
+        [get, set, arg](const py::handle& value) {
+            const std::size_t count = hook_count(value, arg);
+            const std::size_t before = get();
+            set(count);
+            return before;
+        },
+        py::arg(arg), doc);
+}
+
 }  // namespace
 
 void register_simd(py::module_& m) {
@@ -49,43 +64,19 @@ void register_simd(py::module_& m) {
           "The most threads that threads=None allows (the CPUs available); each loop uses one per parallel_grain() "
           "neurons at most.");
     m.def("parallel_grain", &parallel_grain, "Neurons per thread below which the fast kernel's loops use fewer threads.");
-    m.def(
-        "set_parallel_grain",
-        [](const py::handle& items) {
-            const std::size_t value = hook_count(items, "items");
-            const std::size_t before = parallel_grain();
-            set_parallel_grain(value);
-            return before;
-        },
-        py::arg("items"),
-        "Set parallel_grain() for the process (tests lower it to thread small problems; the results never depend "
-        "on it); returns the previous value.");
+    def_hook_setter(m, "set_parallel_grain", &parallel_grain, &set_parallel_grain, "items",
+                    "Set parallel_grain() for the process (tests lower it to thread small problems; the results never "
+                    "depend on it); returns the previous value.");
     m.def("scatter_block_min", &scatter_block_min,
           "Neurons per block (at least) of the fast kernel's scatter into slots: sets the order of additions.");
-    m.def(
-        "set_scatter_block_min",
-        [](const py::handle& neurons) {
-            const std::size_t value = hook_count(neurons, "neurons");
-            const std::size_t before = scatter_block_min();
-            set_scatter_block_min(value);
-            return before;
-        },
-        py::arg("neurons"),
-        "Set scatter_block_min() for the process (tests lower it to exercise the blocked scatter on small "
-        "problems); returns the previous value. Results depend on it, never on the threads.");
+    def_hook_setter(m, "set_scatter_block_min", &scatter_block_min, &set_scatter_block_min, "neurons",
+                    "Set scatter_block_min() for the process (tests lower it to exercise the blocked scatter on small "
+                    "problems); returns the previous value. Results depend on it, never on the threads.");
     m.def("sweep_block_points", &sweep_block_points,
           "Data points per block of the fast kernel's sweeps: sets the order of additions.");
-    m.def(
-        "set_sweep_block_points",
-        [](const py::handle& points) {
-            const std::size_t value = hook_count(points, "points");
-            const std::size_t before = sweep_block_points();
-            set_sweep_block_points(value);
-            return before;
-        },
-        py::arg("points"),
-        "Set sweep_block_points() for the process (tests lower it to exercise the blocked sweeps on small "
-        "data); returns the previous value. Results depend on it, never on the threads.");
+    def_hook_setter(m, "set_sweep_block_points", &sweep_block_points, &set_sweep_block_points, "points",
+                    "Set sweep_block_points() for the process (tests lower it to exercise the blocked sweeps on "
+                    "small data); returns the previous value. Results depend on it, never on the threads.");
 }
 
 }  // namespace relu1d::bindings
