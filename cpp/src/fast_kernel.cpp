@@ -229,14 +229,38 @@ std::size_t FastKernel::begin_blocks(const std::size_t* index, std::size_t count
     return blocks;
 }
 
-void FastKernel::merge_blocks(std::size_t blocks, unsigned parts) {
-    // the blocks' sums added in block order, every table whole (also where a block is empty)
+double* FastKernel::block_table(std::size_t j) { return j == 0 ? dAB_.data() : tables_[j - 1].data(); }
+char* FastKernel::block_used(std::size_t j) { return j == 0 ? used_.data() : table_used_[j - 1].data(); }
+
+void FastKernel::merge_node(std::size_t a, std::size_t s, std::size_t lo, std::size_t hi) {
+    merge_table(block_table(a), block_table(a + s), block_used(a), block_used(a + s), lo, hi);
+}
+
+void FastKernel::merge_finished(std::size_t j, std::size_t j0, std::size_t blocks) {
+    // the nodes (a, s) with a >= j0 whose last block is j, children first
+    for (std::size_t s = 1; s < blocks; s *= 2) {
+        const std::size_t a = j / (2 * s) * (2 * s);
+        if (a >= j0 && a + s <= j && std::min(a + 2 * s, blocks) == j + 1)
+            merge_node(a, s, 0, 2 * (2 * data_->n() + 2));
+    }
+}
+
+void FastKernel::merge_blocks(std::size_t blocks, unsigned parts, std::size_t run) {
+    // the nodes not inside one run of blocks [t run, (t + 1) run) (those are added already)
+    const auto local = [&](std::size_t a, std::size_t s) {
+        return run > 0 && a / run == (std::min(a + 2 * s, blocks) - 1) / run;
+    };
+    bool any = false;
+    for (std::size_t s = 1; s < blocks; s *= 2)
+        for (std::size_t a = 0; a + s < blocks; a += 2 * s) any = any || !local(a, s);
+    if (!any) return;
     const std::size_t slots = 2 * data_->n() + 2, groups = (slots + 63) / 64;  // 64 slots: whole lines of used_
     split(groups, parts > 1 ? static_cast<unsigned>(std::min<std::size_t>(groups, 4 * parts)) : 1u,
           [&](unsigned, std::size_t g0, std::size_t g1) {
               const std::size_t lo = 2 * 64 * g0, hi = 2 * std::min(64 * g1, slots);
-              for (std::size_t j = 0; j + 1 < blocks; ++j)
-                  merge_table(dAB_.data(), tables_[j].data(), used_.data(), table_used_[j].data(), lo, hi);
+              for (std::size_t s = 1; s < blocks; s *= 2)  // level by level: the children first
+                  for (std::size_t a = 0; a + s < blocks; a += 2 * s)
+                      if (!local(a, s)) merge_node(a, s, lo, hi);
           });
 }
 
@@ -253,12 +277,15 @@ void FastKernel::scatter(const std::size_t* slot, const double* ab, std::size_t 
         return;
     }
     const unsigned parts = parts_for(count);
+    // one run of all blocks on one thread, else a block at a time
+    const std::size_t run = parts > 1 ? 1 : blocks;
     split(blocks, parts > 1 ? static_cast<unsigned>(blocks) : 1u, [&](unsigned, std::size_t j0, std::size_t j1) {
-        for (std::size_t j = j0; j < j1; ++j)
-            add(bounds_[j], bounds_[j + 1], j == 0 ? dAB_.data() : tables_[j - 1].data(),
-                j == 0 ? used_.data() : table_used_[j - 1].data());
+        for (std::size_t j = j0; j < j1; ++j) {
+            add(bounds_[j], bounds_[j + 1], block_table(j), block_used(j));
+            merge_finished(j, j0, blocks);
+        }
     });
-    merge_blocks(blocks, parts);
+    merge_blocks(blocks, parts, run);
 }
 
 void FastKernel::locate(const Params& p) {
@@ -356,8 +383,8 @@ double FastKernel::descend(double eta, double* theta) {
             constexpr std::size_t kChunk = 512;
             double ab[2 * kChunk];
             for (std::size_t j = j0; j < j1; ++j) {
-                double* table = j == 0 ? dAB_.data() : tables_[j - 1].data();
-                char* used = j == 0 ? used_.data() : table_used_[j - 1].data();
+                double* table = block_table(j);
+                char* used = block_used(j);
                 std::size_t block_wild = 0;  // (counted here: part_wild_ entries share cache lines across threads)
                 for (std::size_t lo = bounds_[j]; lo < bounds_[j + 1]; lo += kChunk) {
                     const std::size_t hi = std::min(bounds_[j + 1], lo + kChunk);
@@ -370,9 +397,10 @@ double FastKernel::descend(double eta, double* theta) {
                 }
                 part_wild_[j] = block_wild;
                 part_g2_[j] = sum(g2_.data() + bounds_[j], bounds_[j + 1] - bounds_[j]);  // (while in this core's cache)
+                merge_finished(j, j0, blocks);
             }
         });
-        if (blocks > 1) merge_blocks(blocks, threads);
+        merge_blocks(blocks, threads, blocks / parts);
     } else {
         // each neuron on its own: any split into parts gives the same bits (8 parts per thread,
         // taken in turn: a thread that starts late takes fewer)

@@ -25,7 +25,8 @@ class IntervalMoments;
 //
 // Threads: the per-neuron loops (the GD step, the HVP's assembly) split the neurons into
 // contiguous parts; the scatter of coefficients into the slots cuts the neurons into fixed blocks
-// (by index), each summed into its own table, the tables added in block order; the full Hessian
+// (by index), each summed into its own table, the tables added pairwise along a tree fixed by
+// the block count; the full Hessian
 // splits its rows into tiles; for n > 4 m the sweeps run over fixed blocks of points. Every
 // output is computed by the same operations in the same order whatever the split, so the results
 // are bit-identical for any thread count. A loop uses at most one
@@ -101,7 +102,7 @@ private:
     // dAB_ and used_ from the coefficients (ab[2 k], ab[2 k + 1]) of neuron k at its slot[k]: each
     // slot's plain sum of its neurons' coefficients. With more than scatter_block() neurons, the
     // neurons are cut into blocks by their index in theta (index[k]; null: k), each block sums
-    // into its own table (in parallel), and the tables are added into dAB_ in block order: each
+    // into its own table (in parallel), and the tables are added into dAB_ along a fixed tree: each
     // slot's sum has the same terms in the same order for any thread count, and the same in the
     // GD step (live neurons only) as in a new prepare.
     void scatter(const std::size_t* slot, const double* ab, std::size_t count, const std::size_t* index,
@@ -109,8 +110,20 @@ private:
     // The blocks of the scatter for `count` neurons with indices index[0 .. count) (null: k):
     // bounds_ and the tables of blocks 1, 2, ..; returns the number of blocks.
     std::size_t begin_blocks(const std::size_t* index, std::size_t count);
-    // dAB_ and used_ += the tables of blocks 1 .. blocks - 1, in block order (which leaves them zero).
-    void merge_blocks(std::size_t blocks, unsigned parts);
+    // The tables of the blocks are added up along a binary tree fixed by the block count: node
+    // (a, s), a a multiple of 2 s, adds block a + s's table (the sums of blocks [a + s, a + 2 s))
+    // into block a's ([a, a + s)), for s = 1, 2, 4, ..; the root is block 0's, dAB_. (Pairwise
+    // sums: no order that depends on the threads, and the nodes inside a thread's run of blocks
+    // are added by that thread as soon as their blocks are done, while its cache holds them.)
+    double* block_table(std::size_t j);
+    char* block_used(std::size_t j);
+    // Node (a, s) over the doubles [lo, hi) of the tables (the slots [lo / 2, hi / 2)); leaves
+    // block a + s's table zero.
+    void merge_node(std::size_t a, std::size_t s, std::size_t lo, std::size_t hi);
+    // After block j of a run of blocks that starts at j0: the nodes inside the run that j completes.
+    void merge_finished(std::size_t j, std::size_t j0, std::size_t blocks);
+    // The nodes not inside one of the runs [t run, (t + 1) run) (run 0: all), on `parts` threads.
+    void merge_blocks(std::size_t blocks, unsigned parts, std::size_t run);
     // Neurons per block of scatter: m split evenly into a power of two of blocks (even shares on
     // 2, 4, 8, .. threads), each of at least scatter_block_min() / 2 and 2 (n + 1) neurons, so that
     // adding up the tables (2 (2n + 2) doubles each) costs at most two streamed doubles per neuron.
