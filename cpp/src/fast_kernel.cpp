@@ -357,12 +357,12 @@ double FastKernel::descend(double eta, double* theta) {
     if (mirror_theta_ != theta) build_mirror(theta);
     const std::size_t m = m_, n = data_->n(), live = live_.size();
     const double inv_n = 1.0 / static_cast<double>(n);
-    g2_.resize(live);
     const auto step_neurons = detail::simd_loops().descend_neurons;  // the SIMD path in use
-    // the step and the boundaries at the new parameters, then the forward pass
-    auto step = [&](std::size_t lo, std::size_t hi, double* ab, std::size_t& wild) {
+    // the step and the boundaries at the new parameters, then the forward pass (||g_k||^2 into g2
+    // as descend_neurons takes it)
+    auto step = [&](std::size_t lo, std::size_t hi, double* g2, std::size_t lane, double* ab, std::size_t& wild) {
         if (step_neurons(hi - lo, n, inv_n, eta, lw_.data() + lo, lb_.data() + lo, lv_.data() + lo, lslot_.data() + lo,
-                         Ur_.data(), xpad_.data(), g2_.data() + lo, ab, coef_scale_, coef_limit(), wild) > 0)
+                         Ur_.data(), xpad_.data(), g2, lane, ab, coef_scale_, coef_limit(), wild) > 0)
             settle_moved(hi - lo, n, data_->x(), lw_.data() + lo, lb_.data() + lo, lslot_.data() + lo);
     };
     std::size_t wild = 0;
@@ -386,17 +386,18 @@ double FastKernel::descend(double eta, double* theta) {
                 double* table = block_table(j);
                 char* used = block_used(j);
                 std::size_t block_wild = 0;  // (counted here: part_wild_ entries share cache lines across threads)
+                double g2[kSumLanes] = {};   // the block's sum(||g_k||^2), lane by lane
                 for (std::size_t lo = bounds_[j]; lo < bounds_[j + 1]; lo += kChunk) {
                     const std::size_t hi = std::min(bounds_[j + 1], lo + kChunk);
                     const std::size_t wild_before = block_wild;
-                    step(lo, hi, ab, block_wild);
+                    step(lo, hi, g2, (lo - bounds_[j]) % kSumLanes, ab, block_wild);
                     if (block_wild == wild_before)  // (the usual case: no wild coefficients to leave out)
                         scatter_pairs<false>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
                     else
                         scatter_pairs<true>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
                 }
                 part_wild_[j] = block_wild;
-                part_g2_[j] = sum(g2_.data() + bounds_[j], bounds_[j + 1] - bounds_[j]);  // (while in this core's cache)
+                part_g2_[j] = fold_lanes(g2);
                 merge_finished(j, j0, blocks);
             }
         });
@@ -406,8 +407,9 @@ double FastKernel::descend(double eta, double* theta) {
         // taken in turn: a thread that starts late takes fewer)
         const unsigned parts = 8 * threads;
         part_wild_.assign(parts, 0);
+        g2_.resize(live);
         split(live, parts, [&](unsigned t, std::size_t lo, std::size_t hi) {
-            step(lo, hi, ab_.data() + 2 * lo, part_wild_[t]);
+            step(lo, hi, g2_.data() + lo, detail::kPerNeuron, ab_.data() + 2 * lo, part_wild_[t]);
         });
         for_blocks(blocks, true, [&](std::size_t j) {
             part_g2_[j] = sum(g2_.data() + bounds_[j], bounds_[j + 1] - bounds_[j]);

@@ -85,7 +85,8 @@ static void check_simd_paths(std::mt19937_64& gen) {
         std::size_t wild_ref = 0;
         const std::size_t f_ref =
             detail::descend_neurons(m, n, 1.0 / n, 0.3, w_ref.data(), b_ref.data(), v_ref.data(), s_ref.data(),
-                                    Ut.data(), xp.data(), g2_ref.data(), ab_ref.data(), scale, limit, wild_ref);
+                                    Ut.data(), xp.data(), g2_ref.data(), detail::kPerNeuron, ab_ref.data(), scale,
+                                    limit, wild_ref);
         const std::size_t fc_ref = detail::check_boundaries(m, n, w.data(), b.data(), xp.data(), c_ref.data());
         for (const auto& path : paths) {
             set_simd_path(path);
@@ -95,7 +96,23 @@ static void check_simd_paths(std::mt19937_64& gen) {
             std::size_t wild1 = 0;
             const std::size_t f1 =
                 loops.descend_neurons(m, n, 1.0 / n, 0.3, w1.data(), b1.data(), v1.data(), s1.data(), Ut.data(),
-                                      xp.data(), g21.data(), ab1.data(), scale, limit, wild1);
+                                      xp.data(), g21.data(), detail::kPerNeuron, ab1.data(), scale, limit, wild1);
+            // the same step with ||g_k||^2 summed into the 32 lanes (from a lane where the SIMD
+            // loops start, and from one where they hand over to the portable loop): sum()'s partial sums
+            for (const std::size_t first : {std::size_t{8}, std::size_t{3}}) {
+                std::vector<std::size_t> s2(slot);
+                std::vector<double> w2(w), b2(b), v2(v), ab2(2 * m), lanes(kSumLanes, 0.0), want(kSumLanes, 0.0);
+                for (std::size_t k = 0; k < m; ++k) want[(first + k) % kSumLanes] += g2_ref[k];
+                std::size_t wild2 = 0;
+                const std::size_t f2 =
+                    loops.descend_neurons(m, n, 1.0 / n, 0.3, w2.data(), b2.data(), v2.data(), s2.data(), Ut.data(),
+                                          xp.data(), lanes.data(), first, ab2.data(), scale, limit, wild2);
+                check(f2 == f_ref && wild2 == wild_ref && same_bits(s2, s_ref) && same_bits(w2, w_ref) &&
+                          same_bits(b2, b_ref) && same_bits(v2, v_ref) && same_bits(ab2, ab_ref) &&
+                          same_bits(lanes, want),
+                      "simd: descend_neurons into lanes from " + std::to_string(first) + ", path " + path +
+                          " == portable per neuron, bit for bit");
+            }
             const std::size_t fc1 = loops.check_boundaries(m, n, w.data(), b.data(), xp.data(), c1.data());
             check(f1 == f_ref && wild1 == wild_ref && same_bits(s1, s_ref) && same_bits(w1, w_ref) &&
                       same_bits(b1, b_ref) && same_bits(v1, v_ref) && same_bits(g21, g2_ref) &&

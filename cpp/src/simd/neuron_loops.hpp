@@ -57,15 +57,20 @@ inline bool wild_coefficients(double alpha, double beta, double scale, double li
     return !(std::fabs(alpha) * scale + std::fabs(beta) <= limit);
 }
 
+// descend_neurons' `lane` for ||g_k||^2 stored per neuron.
+constexpr std::size_t kPerNeuron = ~std::size_t{0};
+
 // One GD step for every neuron, in place, with the passes fused: S0, S1 over the old active set
 // from the residual sums per slot U, the gradient, (w, b, v) -= eta g, ||g_k||^2 into g2, the
 // forward pass's coefficients (v w, v b) at the new parameters into ab (and the number of wild
 // ones among them added to `wild`), and locate's pass 1 at the new (w, b). Returns the number
-// flagged.
+// flagged. ||g_k||^2 goes to g2[k] for lane == kPerNeuron; else g2 holds kSumLanes partial sums
+// and neuron k adds it to g2[(lane + k) % kSumLanes]: sum() of numerics.hpp as it goes, without
+// the array (each lane's terms in the same order, so fold_lanes(g2) gives the same bits).
 std::size_t descend_neurons(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                             double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                             const double* __restrict U, const double* __restrict xp, double* __restrict g2,
-                            double* __restrict ab, double scale, double limit, std::size_t& wild);
+                            std::size_t lane, double* __restrict ab, double scale, double limit, std::size_t& wild);
 
 // Lanczos' re-orthogonalisation pass: w -= q (q . w) for q = Q[0..j) (rows of length dim), one
 // vector at a time (modified Gram-Schmidt), each dot product as dot() of numerics.hpp forms it.
@@ -78,8 +83,8 @@ using CheckBoundaries = std::size_t (*)(std::size_t m, std::size_t n, const doub
 using DescendNeurons = std::size_t (*)(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                                        double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                        const double* __restrict U, const double* __restrict xp,
-                                       double* __restrict g2, double* __restrict ab, double scale, double limit,
-                                       std::size_t& wild);
+                                       double* __restrict g2, std::size_t lane, double* __restrict ab, double scale,
+                                       double limit, std::size_t& wild);
 using ProjectOut = void (*)(double* w, const double* Q, std::size_t j, std::size_t dim);
 struct SimdLoops {
     const char* name;
@@ -99,7 +104,7 @@ std::size_t check_boundaries_avx2(std::size_t m, std::size_t n, const double* __
 std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                                  double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                  const double* __restrict U, const double* __restrict xp, double* __restrict g2,
-                                 double* __restrict ab, double scale, double limit, std::size_t& wild);
+                                 std::size_t lane, double* __restrict ab, double scale, double limit, std::size_t& wild);
 void project_out_avx2(double* w, const double* Q, std::size_t j, std::size_t dim);
 #endif
 
@@ -111,7 +116,7 @@ std::size_t check_boundaries_avx512(std::size_t m, std::size_t n, const double* 
 std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                                    double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                    const double* __restrict U, const double* __restrict xp, double* __restrict g2,
-                                   double* __restrict ab, double scale, double limit, std::size_t& wild);
+                                   std::size_t lane, double* __restrict ab, double scale, double limit, std::size_t& wild);
 void project_out_avx512(double* w, const double* Q, std::size_t j, std::size_t dim);
 #endif
 

@@ -91,7 +91,10 @@ std::size_t check_boundaries_avx2(std::size_t m, std::size_t n, const double* __
 std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                                  double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                  const double* __restrict U, const double* __restrict xp, double* __restrict g2,
-                                 double* __restrict ab, double scale, double limit, std::size_t& wild) {
+                                 std::size_t lane, double* __restrict ab, double scale, double limit, std::size_t& wild) {
+    const bool lanes = lane != kPerNeuron;  // (g2: partial sums, 4 lanes at a time)
+    if (lanes && lane % 4 != 0)
+        return descend_neurons(m, n, inv_n, eta, w, b, v, slot, U, xp, g2, lane, ab, scale, limit, wild);
     const __m256d vinv = _mm256_set1_pd(inv_n), veta = _mm256_set1_pd(eta);
     const __m256d vscale = _mm256_set1_pd(scale), vlimit = _mm256_set1_pd(limit);
     const __m256d magnitude = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));  // |.| mask
@@ -113,8 +116,14 @@ std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, dou
         const __m256d gw = _mm256_mul_pd(_mm256_mul_pd(V, S1), vinv);
         const __m256d gb = _mm256_mul_pd(_mm256_mul_pd(V, S0), vinv);
         const __m256d gv = _mm256_mul_pd(_mm256_add_pd(_mm256_mul_pd(W, S1), _mm256_mul_pd(B, S0)), vinv);
-        _mm256_storeu_pd(g2 + k, _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(gw, gw), _mm256_mul_pd(gb, gb)),
-                                               _mm256_mul_pd(gv, gv)));
+        const __m256d G2 = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(gw, gw), _mm256_mul_pd(gb, gb)),
+                                               _mm256_mul_pd(gv, gv));
+        if (lanes) {
+            double* acc = g2 + (lane + k) % kSumLanes;
+            _mm256_storeu_pd(acc, _mm256_add_pd(_mm256_loadu_pd(acc), G2));
+        } else {
+            _mm256_storeu_pd(g2 + k, G2);
+        }
         const __m256d W2 = _mm256_sub_pd(W, _mm256_mul_pd(veta, gw));
         const __m256d B2 = _mm256_sub_pd(B, _mm256_mul_pd(veta, gb));
         const __m256d V2 = _mm256_sub_pd(V, _mm256_mul_pd(veta, gv));
@@ -135,8 +144,9 @@ std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, dou
         _mm256_storeu_pd(ab + 2 * k + 4, _mm256_permute2f128_pd(i02, i13, 0x31));
     }
     wild += wilds;
-    return flagged + descend_neurons(m - k, n, inv_n, eta, w + k, b + k, v + k, slot + k, U, xp, g2 + k, ab + 2 * k,
-                                     scale, limit, wild);
+    return flagged + descend_neurons(m - k, n, inv_n, eta, w + k, b + k, v + k, slot + k, U, xp,
+                                     lanes ? g2 : g2 + k, lanes ? (lane + k) % kSumLanes : kPerNeuron,
+                                     ab + 2 * k, scale, limit, wild);
 }
 
 }  // namespace detail

@@ -70,7 +70,10 @@ std::size_t check_boundaries_avx512(std::size_t m, std::size_t n, const double* 
 std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double inv_n, double eta, double* __restrict w,
                                    double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                    const double* __restrict U, const double* __restrict xp, double* __restrict g2,
-                                   double* __restrict ab, double scale, double limit, std::size_t& wild) {
+                                   std::size_t lane, double* __restrict ab, double scale, double limit, std::size_t& wild) {
+    const bool lanes = lane != kPerNeuron;  // (g2: partial sums, 8 lanes at a time)
+    if (lanes && lane % 8 != 0)
+        return descend_neurons(m, n, inv_n, eta, w, b, v, slot, U, xp, g2, lane, ab, scale, limit, wild);
     const __m512d vinv = _mm512_set1_pd(inv_n), veta = _mm512_set1_pd(eta);
     const __m512i even = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);      // interleave: (pw0, pb0, pw1, pb1, ...)
     const __m512i odd = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
@@ -100,8 +103,14 @@ std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double inv_n, d
         const __m512d gw = _mm512_mul_pd(_mm512_mul_pd(V, S1), vinv);
         const __m512d gb = _mm512_mul_pd(_mm512_mul_pd(V, S0), vinv);
         const __m512d gv = _mm512_mul_pd(_mm512_add_pd(_mm512_mul_pd(W, S1), _mm512_mul_pd(B, S0)), vinv);
-        _mm512_storeu_pd(g2 + k, _mm512_add_pd(_mm512_add_pd(_mm512_mul_pd(gw, gw), _mm512_mul_pd(gb, gb)),
-                                               _mm512_mul_pd(gv, gv)));
+        const __m512d G2 = _mm512_add_pd(_mm512_add_pd(_mm512_mul_pd(gw, gw), _mm512_mul_pd(gb, gb)),
+                                               _mm512_mul_pd(gv, gv));
+        if (lanes) {
+            double* acc = g2 + (lane + k) % kSumLanes;
+            _mm512_storeu_pd(acc, _mm512_add_pd(_mm512_loadu_pd(acc), G2));
+        } else {
+            _mm512_storeu_pd(g2 + k, G2);
+        }
         const __m512d W2 = _mm512_sub_pd(W, _mm512_mul_pd(veta, gw));
         const __m512d B2 = _mm512_sub_pd(B, _mm512_mul_pd(veta, gb));
         const __m512d V2 = _mm512_sub_pd(V, _mm512_mul_pd(veta, gv));
@@ -119,8 +128,9 @@ std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double inv_n, d
         _mm512_storeu_pd(ab + 2 * k + 8, _mm512_permutex2var_pd(PW, odd, PB));
     }
     wild += wilds;
-    return flagged + descend_neurons(m - k, n, inv_n, eta, w + k, b + k, v + k, slot + k, U, xp, g2 + k, ab + 2 * k,
-                                     scale, limit, wild);
+    return flagged + descend_neurons(m - k, n, inv_n, eta, w + k, b + k, v + k, slot + k, U, xp,
+                                     lanes ? g2 : g2 + k, lanes ? (lane + k) % kSumLanes : kPerNeuron,
+                                     ab + 2 * k, scale, limit, wild);
 }
 
 }  // namespace detail
