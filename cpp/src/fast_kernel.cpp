@@ -360,9 +360,10 @@ double FastKernel::descend(double eta, double* theta) {
     const auto step_neurons = detail::simd_loops().descend_neurons;  // the SIMD path in use
     // the step and the boundaries at the new parameters, then the forward pass (||g_k||^2 into g2
     // as descend_neurons takes it)
-    auto step = [&](std::size_t lo, std::size_t hi, double* g2, std::size_t lane, double* ab, std::size_t& wild) {
+    auto step = [&](std::size_t lo, std::size_t hi, const double* U, double* g2, std::size_t lane, double* ab,
+                    std::size_t& wild) {
         if (step_neurons(hi - lo, n, inv_n, eta, lw_.data() + lo, lb_.data() + lo, lv_.data() + lo, lslot_.data() + lo,
-                         Ur_.data(), xpad_.data(), g2, lane, ab, coef_scale_, coef_limit(), wild) > 0)
+                         U, xpad_.data(), g2, lane, ab, coef_scale_, coef_limit(), wild) > 0)
             settle_moved(hi - lo, n, data_->x(), lw_.data() + lo, lb_.data() + lo, lslot_.data() + lo);
     };
     std::size_t wild = 0;
@@ -375,11 +376,15 @@ double FastKernel::descend(double eta, double* theta) {
     const unsigned threads = parts_for(live);
     const bool fused = threads <= 1 || blocks % threads == 0 || blocks >= 4 * static_cast<std::size_t>(threads);
     part_g2_.assign(blocks, 0.0);
+    // the residual sums per slot, read at random by every neuron: each thread's own copy (a block
+    // has at least 4 (n + 1) neurons, the table 2 (2n + 2) doubles)
+    const SharedTable U(Ur_.data(), Ur_.size(), threads > 1);
     if (fused) {
         part_wild_.assign(blocks, 0);
         // an even share: one run of blocks per thread (the same blocks on every step); else a block at a time
         const unsigned parts = threads <= 1 ? 1u : blocks % threads == 0 ? threads : static_cast<unsigned>(blocks);
         split(blocks, parts, [&](unsigned, std::size_t j0, std::size_t j1) {
+            const double* Uv = U.view();
             constexpr std::size_t kChunk = 512;
             double ab[2 * kChunk];
             for (std::size_t j = j0; j < j1; ++j) {
@@ -390,7 +395,7 @@ double FastKernel::descend(double eta, double* theta) {
                 for (std::size_t lo = bounds_[j]; lo < bounds_[j + 1]; lo += kChunk) {
                     const std::size_t hi = std::min(bounds_[j + 1], lo + kChunk);
                     const std::size_t wild_before = block_wild;
-                    step(lo, hi, g2, (lo - bounds_[j]) % kSumLanes, ab, block_wild);
+                    step(lo, hi, Uv, g2, (lo - bounds_[j]) % kSumLanes, ab, block_wild);
                     if (block_wild == wild_before)  // (the usual case: no wild coefficients to leave out)
                         scatter_pairs<false>(hi - lo, lslot_.data() + lo, ab, table, used, coef_scale_, coef_limit());
                     else
@@ -409,7 +414,7 @@ double FastKernel::descend(double eta, double* theta) {
         part_wild_.assign(parts, 0);
         g2_.resize(live);
         split(live, parts, [&](unsigned t, std::size_t lo, std::size_t hi) {
-            step(lo, hi, g2_.data() + lo, detail::kPerNeuron, ab_.data() + 2 * lo, part_wild_[t]);
+            step(lo, hi, U.view(), g2_.data() + lo, detail::kPerNeuron, ab_.data() + 2 * lo, part_wild_[t]);
         });
         for_blocks(blocks, true, [&](std::size_t j) {
             part_g2_[j] = sum(g2_.data() + bounds_[j], bounds_[j + 1] - bounds_[j]);
@@ -704,9 +709,12 @@ double FastKernel::transpose_product(const double* s, const double* u, double* o
     const std::size_t m = m_;
     const double* th = theta_;
     const double inv_n = 1.0 / static_cast<double>(data_->n());
-    split(m, parts_for(m) > 1 ? 4 * parts_for(m) : 1, [&](unsigned, std::size_t lo, std::size_t hi) {
+    const unsigned threads = parts_for(m);
+    // the sums per slot, read at random: each thread's own copy where it has more neurons than slots
+    const SharedTable T(Ut_.data(), Ut_.size(), threads > 1 && 2 * data_->n() + 2 <= m / threads);
+    split(m, threads > 1 ? 4 * threads : 1, [&](unsigned, std::size_t lo, std::size_t hi) {
         assemble_hvp_slots(hi - lo, inv_n, th + lo, th + m + lo, th + 2 * m + lo, u + lo, u + m + lo, u + 2 * m + lo,
-                           S0_.data() + lo, S1_.data() + lo, slot_.data() + lo, Ut_.data(), out + lo, out + m + lo,
+                           S0_.data() + lo, S1_.data() + lo, slot_.data() + lo, T.view(), out + lo, out + m + lo,
                            out + 2 * m + lo);
     });
     return psum_;

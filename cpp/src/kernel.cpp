@@ -186,7 +186,12 @@ void Kernel::hvp(const double* u, double* out) {
     const double* th = theta_;
     const double inv_n = 1.0 / static_cast<double>(data_->n());
     // J u: s_i = uc + sum_{k active} (alpha_k x_i + beta_k)
-    jvp_coefficients(m, th, th + m, th + 2 * m, u, u + m, u + 2 * m, ab_.data());
+    const unsigned parts = threads_for(m, threads_);  // (each neuron's pair alone: any split, the same bits)
+    for_blocks(parts, parts > 1, [&](std::size_t t) {
+        const std::size_t lo = m * t / parts, hi = m * (t + 1) / parts;
+        jvp_coefficients(hi - lo, th + lo, th + m + lo, th + 2 * m + lo, u + lo, u + m + lo, u + 2 * m + lo,
+                         ab_.data() + 2 * lo);
+    });
     linear_sweep(ab_.data(), u[3 * m], s_.data());
     // J^T s / n + R u
     out[3 * m] = transpose_product(s_.data(), u, out) * inv_n;

@@ -35,6 +35,28 @@ void set_sweep_block_points(std::size_t points) { g_sweep_block_points.store(poi
 std::size_t scatter_block_min() { return g_scatter_block_min.load(std::memory_order_relaxed); }
 void set_scatter_block_min(std::size_t neurons) { g_scatter_block_min.store(neurons, std::memory_order_relaxed); }
 
+namespace {
+std::atomic<std::uint64_t> g_table_stamp{0};
+struct TableCopy {  // a thread's copy of the SharedTable it read last
+    std::uint64_t stamp = 0;
+    std::vector<double> data;
+};
+thread_local TableCopy t_table_copy;
+}  // namespace
+
+SharedTable::SharedTable(const double* table, std::size_t size, bool copy)
+    : table_(table), size_(size), copy_(copy), writer_(std::this_thread::get_id()), stamp_(++g_table_stamp) {}
+
+const double* SharedTable::view() const {
+    if (!copy_ || std::this_thread::get_id() == writer_) return table_;
+    TableCopy& c = t_table_copy;
+    if (c.stamp != stamp_) {
+        c.data.assign(table_, table_ + size_);
+        c.stamp = stamp_;
+    }
+    return c.data.data();
+}
+
 struct WorkerPool::State {
     std::mutex mutex;
     std::condition_variable wake;
