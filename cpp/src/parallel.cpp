@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <new>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -51,7 +52,15 @@ const double* SharedTable::view() const {
     if (!copy_ || std::this_thread::get_id() == writer_) return table_;
     TableCopy& c = t_table_copy;
     if (c.stamp != stamp_) {
-        c.data.assign(table_, table_ + size_);
+        try {
+            c.data.assign(table_, table_ + size_);
+        } catch (const std::bad_alloc&) {
+            // the copy only saves time: read the table itself (a throw here would leave the
+            // caller's loop half done, e.g. the GD step's block tables not added up)
+            c.stamp = 0;
+            std::vector<double>().swap(c.data);
+            return table_;
+        }
         c.stamp = stamp_;
     }
     return c.data.data();

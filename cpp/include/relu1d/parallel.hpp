@@ -74,7 +74,9 @@ private:
 // another core reads comes from the writer's cache, one cross-core transfer at a time when the
 // reads are random: at n = 1e4, m = 1e5 the GD step's parts took 1.5 times as long on two threads
 // as on one. view() gives the writing thread the table itself and any other thread its own copy,
-// made by one sequential read (once per SharedTable and thread), where `copy` says it pays.
+// made by one sequential read (once per SharedTable and thread), where `copy` says it pays (the
+// copy stays in the thread's scratch until a larger one replaces it; where it cannot be
+// allocated, view() gives the table itself: it never throws).
 class SharedTable {
 public:
     SharedTable(const double* table, std::size_t size, bool copy);
