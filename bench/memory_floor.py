@@ -1,18 +1,18 @@
 """The memory floor of a GD step of the fast kernel: its compulsory traffic per neuron, timed alone.
 
 A step of the fast kernel reads each live neuron's (w, b, v) and slot (four 8-byte arrays) and
-writes them back with the neuron's squared gradient norm (a fifth array): 72 bytes per neuron,
-whatever else it does (the slot-table lookups and additions, the boundary checks, the O(n) sweep
+writes them back: 64 bytes per neuron (its squared gradient norm is summed on the way, never
+stored), whatever else it does (the slot-table lookups and additions, the boundary checks, the O(n) sweep
 come on top). Once the arrays outgrow a core's caches, this streaming alone sets a lower bound on
-the time per step, from whichever level holds them: 40 bytes a neuron are 40 MB at m = 1e6, past
-the L2 of most CPUs but inside a large shared L3; 400 MB at m = 1e7 are in main memory on most
+the time per step, from whichever level holds them: 32 bytes a neuron are 32 MB at m = 1e6, past
+the L2 of most CPUs but inside a large shared L3; 320 MB at m = 1e7 are in main memory on most
 machines. This script measures that bound: a C loop with exactly that traffic and a few flops per
 neuron, compiled at run time with the system C compiler (``cc -O3 -march=native``: vectorised;
 like ``fma_peak.py``), timed on one thread (the median of repeats) for each m. Compare its ns per
 neuron with the ns per (n + m) of the suite's GD steps at the same m.
 
     python bench/memory_floor.py                     # ns per neuron at m = 1e4, 1e5, 1e6
-    python bench/memory_floor.py --widths 1e6 1e7    # other widths (1e7: 400 MB of arrays)
+    python bench/memory_floor.py --widths 1e6 1e7    # other widths (1e7: 320 MB of arrays)
 """
 
 from __future__ import annotations
@@ -28,18 +28,17 @@ import numpy as np
 from fma_peak import build_library, compiler
 from harness import Timing, time_call
 
-BYTES_PER_NEURON = 72  # read w, b, v, slot; write w, b, v, slot, g2
+BYTES_PER_NEURON = 64  # read w, b, v, slot; write w, b, v, slot
 
 KERNEL = r"""
 void step_traffic(long m, double *restrict w, double *restrict b, double *restrict v, long *restrict slot,
-                  double *restrict g2, double eta) {
+                  double eta) {
     for (long k = 0; k < m; ++k) {
         const double gw = eta * v[k], gb = eta * w[k], gv = eta * b[k];
         w[k] -= gw;
         b[k] -= gb;
         v[k] -= gv;
         slot[k] ^= 1;
-        g2[k] = gw * gw + gb * gb + gv * gv;
     }
 }
 """
@@ -49,12 +48,12 @@ def _build(cc: str, folder: str):
     lib = build_library(cc, KERNEL, "traffic", folder, ["-O3", "-march=native"])
     lib.step_traffic.restype = None
     pointer = ctypes.c_void_p
-    lib.step_traffic.argtypes = [ctypes.c_long, pointer, pointer, pointer, pointer, pointer, ctypes.c_double]
+    lib.step_traffic.argtypes = [ctypes.c_long, pointer, pointer, pointer, pointer, ctypes.c_double]
     return lib.step_traffic
 
 
 def _ns_per_neuron(fn, m: int, repeat: int, min_time: float) -> float:
-    arrays = [np.full(m, 0.5) for _ in range(3)] + [np.zeros(m, dtype=np.int64), np.zeros(m)]
+    arrays = [np.full(m, 0.5) for _ in range(3)] + [np.zeros(m, dtype=np.int64)]
     pointers = [a.ctypes.data for a in arrays]
     eta = 1e-12  # the parameters barely move: finite for any number of passes
     # (time_call's first, untimed call is the first touch of the pages)
@@ -63,9 +62,9 @@ def _ns_per_neuron(fn, m: int, repeat: int, min_time: float) -> float:
 
 
 def measure_memory_floor(widths=(10_000, 100_000, 1_000_000), repeat: int = 5, min_time: float = 0.1) -> dict:
-    """ns per neuron of the GD step's compulsory traffic (72 bytes) for each m, on one thread.
+    """ns per neuron of the GD step's compulsory traffic (64 bytes) for each m, on one thread.
 
-    Returns ``{"ns_per_neuron": {m: ns}, "gb_per_s": {m: GB/s}, "bytes_per_neuron": 72,
+    Returns ``{"ns_per_neuron": {m: ns}, "gb_per_s": {m: GB/s}, "bytes_per_neuron": 64,
     "compiler": path, "method": ...}``, or ``{"skip": reason}`` when no C compiler works.
     """
     cc = compiler()
@@ -79,7 +78,7 @@ def measure_memory_floor(widths=(10_000, 100_000, 1_000_000), repeat: int = 5, m
         ns = {int(m): _ns_per_neuron(fn, int(m), repeat, min_time) for m in widths}
     return {"ns_per_neuron": ns, "gb_per_s": {m: BYTES_PER_NEURON / t for m, t in ns.items()},
             "bytes_per_neuron": BYTES_PER_NEURON, "compiler": cc,
-            "method": "read w, b, v, slot; write them and g2 (72 B per neuron), -O3 -march=native, one thread"}
+            "method": "read w, b, v, slot; write them (64 B per neuron), -O3 -march=native, one thread"}
 
 
 def _width(text: str) -> int:

@@ -14,7 +14,7 @@ It measures, on the same data (``relu1d.make_data``, noisy hat), the same initia
   n = 1e7; ns per (n + m);
 - one Hessian-vector product; the sharpness from scratch (relu1d.sharpness against Lanczos on each
   baseline's HVP); the dense kernel's GFLOP/s against the FMA peak measured by ``fma_peak.py``;
-  the memory floor of a GD step (``memory_floor.py``: its compulsory 72 bytes per neuron, streamed);
+  the memory floor of a GD step (``memory_floor.py``: its compulsory 64 bytes per neuron, streamed);
   thread scaling; peak memory (VmHWM of the process of that size, reset before each part);
 - the full Hessian at m = 100, 500, 1000 (relu1d fast and dense, NumPy, ``jax.hessian``);
 - the long run of ``bench_long_run.py`` (10^7 steps with the sharpness every 100 steps).

@@ -143,6 +143,29 @@ def test_memory_floor_widths_option():
             _width(bad)
 
 
+def test_step_phases_runs_and_checks_its_options(capsys):
+    import step_phases
+
+    assert step_phases.main(["--n", "20", "--m", "40", "--threads", "2", "--steps", "20"]) == 0
+    assert "us per GD step" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        step_phases.main(["--threads", "0"])
+
+
+def test_phase_timers_patch_applies():
+    """bench/phase_timers.patch (the step's phase timers) still applies to the kernel's source."""
+    import pathlib
+    import shutil
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("needs git and a checkout")
+    done = subprocess.run(["git", "apply", "--check", "bench/phase_timers.patch"], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_run_suite_end_to_end(tmp_path, capsys):
     """The one command, at one tiny size per part, writes the JSON, the Markdown and every table."""
     import json

@@ -376,9 +376,10 @@ double FastKernel::descend(double eta, double* theta) {
     const unsigned threads = parts_for(live);
     const bool fused = threads <= 1 || blocks % threads == 0 || blocks >= 4 * static_cast<std::size_t>(threads);
     part_g2_.assign(blocks, 0.0);
-    // the residual sums per slot, read at random by every neuron: each thread's own copy (a block
-    // has at least 4 (n + 1) neurons, the table 2 (2n + 2) doubles)
-    const SharedTable U(Ur_.data(), Ur_.size(), threads > 1);
+    // the residual sums per slot, read at random by every neuron: each thread's own copy where it
+    // steps more neurons than there are slots (always in the fused step: a block has at least
+    // 4 (n + 1) neurons, the table 2n + 2 slots)
+    const SharedTable U(Ur_.data(), Ur_.size(), threads > 1 && live / threads >= 2 * n + 2);
     if (fused) {
         part_wild_.assign(blocks, 0);
         // an even share: one run of blocks per thread (the same blocks on every step); else a block at a time
