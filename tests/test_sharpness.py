@@ -287,3 +287,36 @@ def test_sharpness_bad_theta_and_objective():
         relu1d.sharpness("not an objective", theta)
     with pytest.raises(TypeError, match="objective"):
         relu1d.hessian_eigenvalues(None, theta)
+
+
+def _overflowing_network():
+    """Data with an outlier at -1e300 and neurons with |w| = 1e150: finite loss, Hessian products
+    that overflow float64."""
+    rng = np.random.default_rng(0)
+    m = 257
+    xo = np.round(rng.uniform(-1, 1, 7), 1)
+    x = np.concatenate([[-1e300], xo])
+    y = np.concatenate([[0.0], np.abs(xo)])
+    w = rng.uniform(0.2, 2.0, m)
+    b = -w * rng.uniform(-0.9, 0.9, m)
+    v = 0.3 * rng.standard_normal(m)
+    w[1::3], b[1::3], v[1::3] = 1e8, -1e8 * xo.max() + 1.0, 1e-3
+    w[2::5], b[2::5], v[2::5] = 1e150, -1e150 * xo.max() + 1e140, 1e-160
+    w[0::9] = 0.0
+    return x, y, relu1d.pack(w, b, v, 0.1)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_overflowing_hessian_raises(k):
+    # Lanczos stops at its first non-finite product (the C++ self-test counts one product) rather
+    # than iterating to max_iter on NaNs; the caller gets the overflow error, and a run that
+    # diverges there records NaN, not a number
+    x, y, theta = _overflowing_network()
+    obj = relu1d.Objective(x, y)
+    with np.errstate(all="ignore"):
+        run = relu1d.train(obj, theta, lr=0.01, steps=30, record_every=3, sharpness_every=10, max_loss=1e300,
+                           progress=False)
+    assert run.status == "diverged"
+    assert np.isnan(run.history["sharpness"][-1])
+    with pytest.raises(ValueError, match="^theta: the Hessian overflows"):
+        relu1d.sharpness(obj, run.theta, k=k, max_iter=300)

@@ -377,8 +377,8 @@ double FastKernel::descend(double eta, double* theta) {
     const bool fused = threads <= 1 || blocks % threads == 0 || blocks >= 4 * static_cast<std::size_t>(threads);
     part_g2_.assign(blocks, 0.0);
     // the residual sums per slot, read at random by every neuron: each thread's own copy where it
-    // steps more neurons than there are slots (always in the fused step: a block has at least
-    // 4 (n + 1) neurons, the table 2n + 2 slots)
+    // steps at least as many neurons as there are slots (2n + 2; a block of the fused step has
+    // about 2 (n + 1) neurons or more, counted over all m: the live ones decide)
     const SharedTable U(Ur_.data(), Ur_.size(), threads > 1 && live / threads >= 2 * n + 2);
     if (fused) {
         part_wild_.assign(blocks, 0);

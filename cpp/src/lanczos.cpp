@@ -6,6 +6,7 @@
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace relu1d {
@@ -229,6 +230,14 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
         alpha_[j] = a;
         ++j;
         const double b = reorthogonalise(w, j, before);
+        if (!std::isfinite(a) || !std::isfinite(b)) {
+            // the products overflowed (inf or NaN entries): no eigenpair to find. Stop now, not
+            // after max_iter iterations of eigenproblems on a tridiagonal matrix of NaNs
+            res.iterations += j;
+            std::fill(y, y + dim, std::numeric_limits<double>::quiet_NaN());
+            value = std::numeric_limits<double>::quiet_NaN();
+            return false;
+        }
         scale = std::max({scale, std::abs(a), b});
         const Eigen::VectorXd diag = Eigen::Map<Eigen::VectorXd>(alpha_.data(), static_cast<Eigen::Index>(j));
         const Eigen::VectorXd sub = Eigen::Map<Eigen::VectorXd>(beta_.data(), static_cast<Eigen::Index>(j - 1));
@@ -300,6 +309,13 @@ EigenResult Lanczos::solve(const Operator& op, std::size_t dim, const LanczosOpt
         double value = 0.0;
         const bool ok = extreme_pair(op, dim, opt, res.vectors.data(), r, r == 0 ? v0 : nullptr, r, value, y, res);
         res.converged = res.converged && ok;
+        if (std::isnan(value)) {  // the products overflowed: this pair and the rest are NaN
+            const double nan = std::numeric_limits<double>::quiet_NaN();
+            std::fill(res.values.begin() + static_cast<std::ptrdiff_t>(r), res.values.end(), nan);
+            std::fill(res.residuals.begin() + static_cast<std::ptrdiff_t>(r), res.residuals.end(), nan);
+            std::fill(res.vectors.begin() + static_cast<std::ptrdiff_t>(r * dim), res.vectors.end(), nan);
+            break;
+        }
         // Rayleigh quotient and true residual ||H y - lambda y||
         op(y, hy);
         ++res.products;

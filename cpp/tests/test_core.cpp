@@ -269,6 +269,19 @@ int main() {
     check(er.values[0] >= 1.0 - 1e-12, "lanczos: lambda_max >= 1");
     check(er.values[0] >= er.values[1], "lanczos: ordered");
     check(er.residuals[0] <= 1e-8 * std::abs(er.values[0]), "lanczos: small residual");
+    {  // an operator that overflows: every pair stops at its first product, NaN, not converged
+        LanczosOptions big;
+        big.k = 2;
+        big.max_iter = 200;
+        const EigenResult bad = lanczos.solve(
+            [d](const double* in, double* out) {
+                for (std::size_t q = 0; q < d; ++q) out[q] = in[q] * std::numeric_limits<double>::infinity();
+            },
+            d, big);
+        check(!bad.converged && std::isnan(bad.values[0]) && std::isnan(bad.values[1]) && bad.iterations == 1 &&
+                  bad.products == 1,
+              "lanczos: an overflowing operator stops at its first product with NaN eigenpairs");
+    }
     // GD steps: the fast kernel's fused, in-place step (over its live neurons) against the
     // reference step (gradient, theta - eta g, prepare) on the same kernel, bit for bit; then the
     // state it leaves against a fresh prepare
