@@ -141,7 +141,7 @@ def markdown(results: dict) -> str:
              f"{results['machine']['relu1d_core'].get('build')} build  ",
              f"Load average before / after: {results['load_before']} / {results['load_after']}", "",
              "Speed-up over one thread (time on 1 thread / time on t threads); every row gives the same bits.", "",
-             "| n | m | part | " + " | ".join(f"{t} threads" for t in counts) + " | same bits |",
+             "| n | m | part | " + " | ".join(f"{t} thread{'s' if t > 1 else ''}" for t in counts) + " | same bits |",
              "|---:|---:|---|" + "---:|" * len(counts) + "---|"]
 
     def row(n: int, m: int, label: str, by_count: dict, key: str) -> str:

@@ -148,8 +148,12 @@ def test_step_phases_runs_and_checks_its_options(capsys):
 
     assert step_phases.main(["--n", "20", "--m", "40", "--threads", "2", "--steps", "20"]) == 0
     assert "us per GD step" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        step_phases.main(["--threads", "0"])
+    assert step_phases.main(["--n", "20", "--m", "40", "--lr", "0.01", "--warmup", "30", "--run", "40",
+                             "--sharpness-every", "10", "--data", "make_data"]) == 0
+    assert "40 steps after 30, sharpness every 10" in capsys.readouterr().out
+    for bad in (["--threads", "0"], ["--lr", "0"], ["--lr", "nan"], ["--run", "-1"], ["--data", "x"]):
+        with pytest.raises(SystemExit):
+            step_phases.main(bad)
 
 
 def test_phase_timers_patch_applies():
