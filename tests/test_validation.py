@@ -342,3 +342,29 @@ def test_negative_seed_names_rng(rng):
         relu1d.make_data(10, rng=rng)
     with pytest.raises(ValueError, match=r"^rng: an integer seed must be >= 0, got -"):
         relu1d.init_params(3, rng=rng)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 31, 32, 33, 1000])
+def test_all_finite_agrees_with_numpy(n):
+    from relu1d import _core
+    from relu1d._validate import all_finite
+
+    rng = np.random.default_rng(n)
+    base = rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n)
+    specials = [np.inf, -np.inf, np.nan, -np.nan, np.float64("nan") * 0, 5e-324, -0.0, np.finfo(float).max,
+                -np.finfo(float).max, np.finfo(float).tiny]
+    cases = [base]
+    for k, value in enumerate(specials):
+        if n:
+            a = base.copy()
+            a[k % n] = value
+            a[-1 - (k % n)] = value
+            cases.append(a)
+    for a in cases:
+        want = bool(np.isfinite(a).all())
+        assert _core.all_finite(a) is want
+        assert all_finite(a) is want
+        assert all_finite(a[::2]) is bool(np.isfinite(a[::2]).all())  # (a strided view: numpy's check)
+        with np.errstate(over="ignore"):
+            single = a.astype(np.float32)  # (huge values become inf: still numpy's check)
+        assert all_finite(single) is bool(np.isfinite(single).all())

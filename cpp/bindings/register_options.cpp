@@ -5,6 +5,7 @@
 #include "common.hpp"
 #include "relu1d/history.hpp"
 #include "relu1d/lanczos.hpp"
+#include "relu1d/numerics.hpp"
 #include "relu1d/trainer.hpp"
 
 namespace relu1d::bindings {
@@ -22,6 +23,17 @@ const char* which_name(Which which) { return which == Which::largest ? "largest"
 }  // namespace
 
 void register_options(py::module_& m) {
+    m.def(
+        "all_finite",
+        [](py::array_t<double, py::array::c_style> a) {
+            const double* p = a.data();
+            const auto n = static_cast<std::size_t>(a.size());
+            py::gil_scoped_release release;
+            return all_finite(p, n);
+        },
+        py::arg("a"),
+        "Whether every entry of a C-contiguous float64 array is finite (one vectorised pass, no "
+        "temporary array: the check of every array argument).");
     m.def("theta_width", [](std::size_t length) { return theta_width(length); }, py::arg("length"),
           "The width m of a parameter vector of length 3m+1 (m >= 1), else ValueError.");
     py::list kernels;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'build_info', 'default_threads', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'parallel_grain', 'scatter_block_min', 'set_parallel_grain', 'set_scatter_block_min', 'set_simd_path', 'set_sweep_block_points', 'simd_path', 'simd_path_names', 'simd_paths_available', 'sweep_block_points', 'theta_width', 'weighted_tv1']
+__all__: list[str] = ['EFFECTIVE_KNOT_REL_TOL', 'KERNELS', 'LanczosOptions', 'Objective', 'STOP_REASONS', 'TrainOptions', 'Trainer', 'all_finite', 'build_info', 'default_threads', 'effective_knots', 'function_space_track', 'g_weight', 'gram', 'history_columns', 'merged_knots', 'parallel_grain', 'scatter_block_min', 'set_parallel_grain', 'set_scatter_block_min', 'set_simd_path', 'set_sweep_block_points', 'simd_path', 'simd_path_names', 'simd_paths_available', 'sweep_block_points', 'theta_width', 'weighted_tv1']
 class LanczosOptions:
     """
     Options of the Lanczos eigensolver.
@@ -144,6 +144,10 @@ class Trainer:
     @property
     def theta(self) -> numpy.typing.NDArray[numpy.float64]:
         ...
+def all_finite(a: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> bool:
+    """
+    Whether every entry of a C-contiguous float64 array is finite (one vectorised pass, no temporary array: the check of every array argument).
+    """
 def build_info() -> dict:
     """
     How the compiled core was built: build ('native' or 'portable'), compiler, flags, baseline_isa.

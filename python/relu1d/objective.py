@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._validate import as_theta, as_threads, as_vector
+from ._validate import all_finite, as_theta, as_threads, as_vector
 
 __all__ = ["Objective", "KERNELS"]
 
@@ -175,7 +175,7 @@ class Objective:
 
 def _finite(value, what: str):
     """value, unless float64 overflowed on the way (finite inputs, non-finite result)."""
-    if not np.all(np.isfinite(value)):
+    if not (all_finite(value) if isinstance(value, np.ndarray) else np.all(np.isfinite(value))):
         raise ValueError(f"theta: {what} overflows float64 at these parameters (|f(x)| or a product of "
                          f"weights and data exceeds about 1e308)")
     return value

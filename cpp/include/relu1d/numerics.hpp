@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 namespace relu1d {
 
@@ -109,6 +111,19 @@ inline double dot(const double* a, const double* b, std::size_t n) {
         for (std::size_t l = 0; l < kSumLanes; ++l) acc[l] += a[i + l] * b[i + l];
     for (; i < n; ++i) acc[i % kSumLanes] += a[i] * b[i];
     return fold_lanes(acc);
+}
+
+// Whether every a_i is finite: no a_i has all exponent bits set (inf and NaN have), checked on the
+// bits without a branch per entry (a vectorised or-reduction).
+inline bool all_finite(const double* a, std::size_t n) {
+    constexpr std::uint64_t kExponent = 0x7FF0000000000000ull;
+    std::uint64_t bad = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint64_t bits;
+        std::memcpy(&bits, a + i, sizeof bits);
+        bad |= static_cast<std::uint64_t>((bits & kExponent) == kExponent);
+    }
+    return bad == 0;
 }
 
 // sum_i a_i
