@@ -263,8 +263,9 @@ def plot(path: str, results: dict) -> str | None:
     ax.set_yscale("log")
     ax.set_xlabel("m (neurons)")
     ax.set_ylabel("seconds per GD step")
-    ax.set_title(f"Full-batch GD step, float64 ({results['machine']['cpu']}); lines: n = m/4, "
-                 f"squares: other n", fontsize=8)
+    core = core_line(results["machine"].get("relu1d_core", {}))  # e.g. " (avx2 path, native build)"
+    ax.set_title(f"Full-batch GD step, float64, {results['machine']['cpu']}, relu1d{core}\n"
+                 f"lines: n = m/4, squares: other n", fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
