@@ -229,6 +229,10 @@ std::size_t FastKernel::begin_blocks(const std::size_t* index, std::size_t count
     return blocks;
 }
 
+bool FastKernel::copy_pays(std::size_t neurons, unsigned threads) const {
+    return threads > 1 && neurons / threads >= 2 * data_->n() + 2;
+}
+
 double* FastKernel::block_table(std::size_t j) { return j == 0 ? dAB_.data() : tables_[j - 1].data(); }
 char* FastKernel::block_used(std::size_t j) { return j == 0 ? used_.data() : table_used_[j - 1].data(); }
 
@@ -376,10 +380,9 @@ double FastKernel::descend(double eta, double* theta) {
     const unsigned threads = parts_for(live);
     const bool fused = threads <= 1 || blocks % threads == 0 || blocks >= 4 * static_cast<std::size_t>(threads);
     part_g2_.assign(blocks, 0.0);
-    // the residual sums per slot, read at random by every neuron: each thread's own copy where it
-    // steps at least as many neurons as there are slots (2n + 2; a block of the fused step has
+    // the residual sums per slot, read at random by every neuron (a block of the fused step has
     // about 2 (n + 1) neurons or more, counted over all m: the live ones decide)
-    const SharedTable U(Ur_.data(), Ur_.size(), threads > 1 && live / threads >= 2 * n + 2);
+    const SharedTable U(Ur_.data(), Ur_.size(), copy_pays(live, threads));
     if (fused) {
         part_wild_.assign(blocks, 0);
         // an even share: one run of blocks per thread (the same blocks on every step); else a block at a time
@@ -711,8 +714,8 @@ double FastKernel::transpose_product(const double* s, const double* u, double* o
     const double* th = theta_;
     const double inv_n = 1.0 / static_cast<double>(data_->n());
     const unsigned threads = parts_for(m);
-    // the sums per slot, read at random: each thread's own copy where it has more neurons than slots
-    const SharedTable T(Ut_.data(), Ut_.size(), threads > 1 && 2 * data_->n() + 2 <= m / threads);
+    // the sums per slot, read at random
+    const SharedTable T(Ut_.data(), Ut_.size(), copy_pays(m, threads));
     split(m, threads > 1 ? 4 * threads : 1, [&](unsigned, std::size_t lo, std::size_t hi) {
         assemble_hvp_slots(hi - lo, inv_n, th + lo, th + m + lo, th + 2 * m + lo, u + lo, u + m + lo, u + 2 * m + lo,
                            S0_.data() + lo, S1_.data() + lo, slot_.data() + lo, T.view(), out + lo, out + m + lo,

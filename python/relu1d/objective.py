@@ -175,7 +175,7 @@ class Objective:
 
 def _finite(value, what: str):
     """value, unless float64 overflowed on the way (finite inputs, non-finite result)."""
-    if not (all_finite(value) if isinstance(value, np.ndarray) else np.all(np.isfinite(value))):
+    if not all_finite(np.asarray(value)):
         raise ValueError(f"theta: {what} overflows float64 at these parameters (|f(x)| or a product of "
                          f"weights and data exceeds about 1e308)")
     return value

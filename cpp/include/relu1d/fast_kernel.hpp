@@ -117,6 +117,9 @@ private:
     // are added by that thread as soon as their blocks are done, while its cache holds them.)
     double* block_table(std::size_t j);
     char* block_used(std::size_t j);
+    // Whether threads that step `neurons` neurons between them should each read a table of the
+    // 2n + 2 slots from their own copy (SharedTable): where each steps at least as many neurons.
+    bool copy_pays(std::size_t neurons, unsigned threads) const;
     // Node (a, s) over the doubles [lo, hi) of the tables (the slots [lo / 2, hi / 2)); leaves
     // block a + s's table zero.
     void merge_node(std::size_t a, std::size_t s, std::size_t lo, std::size_t hi);
