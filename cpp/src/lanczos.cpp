@@ -29,39 +29,6 @@ struct SplitMix64 {
     }
 };
 
-// w -= c p, then returns q . w (one pass; 32 interleaved partial sums as in dot).
-double subtract_then_dot(double* __restrict w, double c, const double* __restrict p, const double* __restrict q,
-                         std::size_t n) {
-    double acc[kSumLanes] = {};
-    std::size_t i = 0;
-    for (; i + kSumLanes <= n; i += kSumLanes)
-        for (std::size_t l = 0; l < kSumLanes; ++l) {
-            w[i + l] -= c * p[i + l];
-            acc[l] += q[i + l] * w[i + l];
-        }
-    for (; i < n; ++i) {
-        w[i] -= c * p[i];
-        acc[i % kSumLanes] += q[i] * w[i];
-    }
-    return fold_lanes(acc);
-}
-
-// w -= c p, then returns w . w (one pass).
-double subtract_then_norm2(double* __restrict w, double c, const double* __restrict p, std::size_t n) {
-    double acc[kSumLanes] = {};
-    std::size_t i = 0;
-    for (; i + kSumLanes <= n; i += kSumLanes)
-        for (std::size_t l = 0; l < kSumLanes; ++l) {
-            w[i + l] -= c * p[i + l];
-            acc[l] += w[i + l] * w[i + l];
-        }
-    for (; i < n; ++i) {
-        w[i] -= c * p[i];
-        acc[i % kSumLanes] += w[i] * w[i];
-    }
-    return fold_lanes(acc);
-}
-
 // ||h - lam y||^2
 double residual_norm2(const double* __restrict h, double lam, const double* __restrict y, std::size_t n) {
     double acc[kSumLanes] = {};
@@ -113,8 +80,11 @@ struct Passes {
         for (std::size_t blk = 1; blk < sums.size(); ++blk) total += sums[blk];
         return total;
     }
+    // The reductions: each block on the SIMD path in use (simd/neuron_loops.hpp; every path gives
+    // the same bits).
     double dot(const double* a, const double* b) const {
-        return reduce([&](std::size_t lo, std::size_t hi) { return relu1d::dot(a + lo, b + lo, hi - lo); });
+        const auto pass = detail::simd_loops().dot;
+        return reduce([&](std::size_t lo, std::size_t hi) { return pass(a + lo, b + lo, hi - lo); });
     }
     // v *= s (a multiplication: vector division is several times slower)
     void scale(double* v, double s) const {
@@ -122,44 +92,45 @@ struct Passes {
             for (std::size_t i = lo; i < hi; ++i) v[i] *= s;
         });
     }
-    // w -= Q[0..j) (Q^T w), one vector at a time (modified Gram-Schmidt), once. One block: on the
-    // SIMD path in use (simd/neuron_loops.hpp; every path gives the same bits).
-    void project_out(double* w, const double* Q, std::size_t j) const {
-        if (dim <= kBlock) {
-            detail::simd_loops().project_out(w, Q, j, dim);
-            return;
-        }
-        for (std::size_t r = 0; r < j; ++r) {
-            const double* q = Q + r * dim;
-            const double h = dot(q, w);
-            each([&](std::size_t lo, std::size_t hi) {
-                for (std::size_t i = lo; i < hi; ++i) w[i] -= h * q[i];
-            });
-        }
-    }
-    // w -= c p, then returns q . w (one pass; 32 interleaved partial sums as in dot).
+    // w -= c p, then returns q . w (one pass).
     double subtract_then_dot(double* __restrict w, double c, const double* __restrict p,
                              const double* __restrict q) const {
-        return reduce([&](std::size_t lo, std::size_t hi) { return relu1d::subtract_then_dot(w + lo, c, p + lo, q + lo, hi - lo); });
+        const auto pass = detail::simd_loops().subtract_then_dot;
+        return reduce([&](std::size_t lo, std::size_t hi) { return pass(w + lo, c, p + lo, q + lo, hi - lo); });
     }
     // w -= c p, then returns w . w (one pass).
     double subtract_then_norm2(double* __restrict w, double c, const double* __restrict p) const {
-        return reduce([&](std::size_t lo, std::size_t hi) { return relu1d::subtract_then_norm2(w + lo, c, p + lo, hi - lo); });
+        const auto pass = detail::simd_loops().subtract_then_norm2;
+        return reduce([&](std::size_t lo, std::size_t hi) { return pass(w + lo, c, p + lo, hi - lo); });
+    }
+    // w -= A[0..a) (A^T w), then B[0..b) (B^T w) (rows of length dim), one vector at a time (modified
+    // Gram-Schmidt), once; returns w . w after. Each pass over w subtracts one vector and takes the
+    // dot product with the next (the last: w . w): a + b + 1 passes, the bits of a dot product and
+    // a subtraction per vector and then w . w.
+    double project_out(double* w, const double* A, std::size_t a, const double* B = nullptr, std::size_t b = 0) const {
+        const auto row = [&](std::size_t t) { return t < a ? A + t * dim : B + (t - a) * dim; };
+        const std::size_t count = a + b;
+        if (count == 0) return dot(w, w);
+        double h = dot(row(0), w);
+        for (std::size_t t = 1; t < count; ++t) h = subtract_then_dot(w, h, row(t - 1), row(t));
+        return subtract_then_norm2(w, h, row(count - 1));
     }
     // ||h - lam y||^2
     double residual_norm2(const double* __restrict h, double lam, const double* __restrict y) const {
         return reduce([&](std::size_t lo, std::size_t hi) { return relu1d::residual_norm2(h + lo, lam, y + lo, hi - lo); });
     }
     // The same, twice ("twice is enough", Parlett/Kahan): for vectors with large components in Q.
-    void orthogonalise(double* w, const double* Q, std::size_t j) const {
-        for (int pass = 0; pass < 2; ++pass) project_out(w, Q, j);
+    // Returns w . w after.
+    double orthogonalise(double* w, const double* Q, std::size_t j) const {
+        if (j == 0) return dot(w, w);
+        project_out(w, Q, j);
+        return project_out(w, Q, j);
     }
     // Fill w with a random vector orthogonal to Q[0..j); returns false if none is left.
     bool random_orthogonal(double* w, const double* Q, std::size_t j, SplitMix64& rng) const {
         for (int attempt = 0; attempt < 3; ++attempt) {
             for (std::size_t i = 0; i < dim; ++i) w[i] = rng.uniform();
-            orthogonalise(w, Q, j);
-            const double nrm = std::sqrt(dot(w, w));
+            const double nrm = std::sqrt(orthogonalise(w, Q, j));
             if (nrm > 1e-8) {
                 scale(w, 1.0 / nrm);
                 return true;
@@ -195,21 +166,14 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
     // second one only where the first removed most of w (Daniel-Gragg-Kaufman-Stewart): then
     // the rounding errors of the first pass are no longer small next to what is left. Returns ||w||.
     auto reorthogonalise = [&](double* vec, std::size_t j, double before) {
-        P.project_out(vec, L, r);
-        P.project_out(vec, Q, j);
-        double after = std::sqrt(P.dot(vec, vec));
-        if (after < kSecondPass * before) {
-            P.project_out(vec, L, r);
-            P.project_out(vec, Q, j);
-            after = std::sqrt(P.dot(vec, vec));
-        }
+        double after = std::sqrt(P.project_out(vec, L, r, Q, j));
+        if (after < kSecondPass * before) after = std::sqrt(P.project_out(vec, L, r, Q, j));
         return after;
     };
     bool started = false;
     if (v0) {
         std::copy(v0, v0 + dim, Q);
-        P.orthogonalise(Q, L, r);
-        const double nrm = std::sqrt(P.dot(Q, Q));
+        const double nrm = std::sqrt(P.orthogonalise(Q, L, r));
         if (std::isfinite(nrm) && nrm > 1e-8) {
             P.scale(Q, 1.0 / nrm);
             started = true;
@@ -259,8 +223,7 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
                 if (!P.random_orthogonal(next, L, r, rng)) {
                     done = true;
                 } else {
-                    P.orthogonalise(next, Q, j);
-                    const double nrm = std::sqrt(P.dot(next, next));
+                    const double nrm = std::sqrt(P.orthogonalise(next, Q, j));
                     P.scale(next, 1.0 / nrm);
                     beta_[j - 1] = 0.0;
                 }
@@ -274,12 +237,18 @@ bool Lanczos::extreme_pair(const Operator& op, std::size_t dim, const LanczosOpt
         }
         if (done) {
             res.iterations += j;
+            // y = sum_l c_l q_l, the terms added in l order, a chunk of y at a time (in L1 while
+            // every q_l's chunk is added)
             P.each([&](std::size_t lo, std::size_t hi) {
-                std::fill(y + lo, y + hi, 0.0);
-                for (std::size_t l = 0; l < j; ++l) {
-                    const double c = tri.eigenvectors()(static_cast<Eigen::Index>(l), idx);
-                    const double* ql = Q + l * dim;
-                    for (std::size_t i = lo; i < hi; ++i) y[i] += c * ql[i];
+                constexpr std::size_t kChunk = 512;
+                for (std::size_t c0 = lo; c0 < hi; c0 += kChunk) {
+                    const std::size_t c1 = std::min(hi, c0 + kChunk);
+                    std::fill(y + c0, y + c1, 0.0);
+                    for (std::size_t l = 0; l < j; ++l) {
+                        const double c = tri.eigenvectors()(static_cast<Eigen::Index>(l), idx);
+                        const double* ql = Q + l * dim;
+                        for (std::size_t i = c0; i < c1; ++i) y[i] += c * ql[i];
+                    }
                 }
             });
             const double nrm = std::sqrt(P.dot(y, y));

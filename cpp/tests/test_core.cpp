@@ -123,20 +123,36 @@ static void check_simd_paths(std::mt19937_64& gen) {
         check(f_ref > 0 && wild_ref > 0, "simd: the random inputs flag boundaries and wild coefficients");
     }
 
-    // Lanczos' re-orthogonalisation pass (lengths around the 32 partial sums of dot())
+    // Lanczos' vector passes (lengths around the 32 partial sums of dot()): each reduction is
+    // dot()'s (the portable passes against numerics.hpp), and every path gives the portable bits
     for (std::size_t dim : {1u, 7u, 31u, 32u, 33u, 100u, 257u}) {
-        const std::size_t j = 5;
-        std::vector<double> Q(j * dim), w0(dim);
-        for (auto& q : Q) q = U(gen);
+        std::vector<double> p(dim), q(dim), w0(dim);
+        for (auto& e : p) e = U(gen);
+        for (auto& e : q) e = U(gen);
         for (auto& e : w0) e = 1e3 * U(gen);
-        std::vector<double> ref(w0);
-        detail::project_out(ref.data(), Q.data(), j, dim);
+        const double c = 0.37;
+        std::vector<double> want(w0);
+        for (std::size_t i = 0; i < dim; ++i) want[i] -= c * p[i];
+        const double dot_ref = dot(p.data(), q.data(), dim);
+        const double qw_ref = dot(q.data(), want.data(), dim), ww_ref = dot(want.data(), want.data(), dim);
+        std::vector<double> ref1(w0), ref2(w0);
+        check(same_bits(std::vector<double>{detail::vector_dot(p.data(), q.data(), dim)}, std::vector<double>{dot_ref}) &&
+                  same_bits(std::vector<double>{detail::subtract_then_dot(ref1.data(), c, p.data(), q.data(), dim)},
+                            std::vector<double>{qw_ref}) &&
+                  same_bits(std::vector<double>{detail::subtract_then_norm2(ref2.data(), c, p.data(), dim)},
+                            std::vector<double>{ww_ref}) &&
+                  same_bits(ref1, want) && same_bits(ref2, want),
+              "simd: the portable vector passes are dot() after w -= c p, dim " + std::to_string(dim));
         for (const auto& path : paths) {
             set_simd_path(path);
-            std::vector<double> w1(w0);
-            detail::simd_loops().project_out(w1.data(), Q.data(), j, dim);
-            check(same_bits(w1, ref) && !same_bits(w1, w0),
-                  "simd: project_out, path " + path + ", dim " + std::to_string(dim) + " == portable");
+            const auto& loops = detail::simd_loops();
+            std::vector<double> w1(w0), w2(w0);
+            const double d = loops.dot(p.data(), q.data(), dim);
+            const double qw = loops.subtract_then_dot(w1.data(), c, p.data(), q.data(), dim);
+            const double ww = loops.subtract_then_norm2(w2.data(), c, p.data(), dim);
+            check(same_bits(std::vector<double>{d, qw, ww}, std::vector<double>{dot_ref, qw_ref, ww_ref}) &&
+                      same_bits(w1, want) && same_bits(w2, want),
+                  "simd: Lanczos' vector passes, path " + path + ", dim " + std::to_string(dim) + " == portable");
         }
     }
 

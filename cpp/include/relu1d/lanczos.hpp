@@ -9,6 +9,8 @@
 #include <functional>
 #include <vector>
 
+#include "relu1d/zeroed.hpp"
+
 namespace relu1d {
 
 class WorkerPool;
@@ -50,7 +52,10 @@ public:
 private:
     bool extreme_pair(const Operator& op, std::size_t dim, const LanczosOptions& opt, const double* L, std::size_t r,
                       const double* v0, std::uint64_t stream, double& value, double* y, EigenResult& res);
-    std::vector<double> Q_, w_, alpha_, beta_, hy_;
+    // The Lanczos basis: every vector is written before it is read, so growing it writes nothing
+    // (ZeroedVector's resize leaves the memory as it is: a pass over each new vector saved).
+    ZeroedVector<double> Q_;
+    std::vector<double> w_, alpha_, beta_, hy_;
     WorkerPool* pool_ = nullptr;  // of the current solve
     std::vector<double> partial_;  // the vector passes' per-block sums
 };

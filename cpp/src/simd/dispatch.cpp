@@ -16,12 +16,15 @@ namespace {
 
 // Every path of this build, from slowest to fastest. The portable loops are compiled for the
 // build's target, the others with their own target flags.
-const SimdLoops kPortable{"portable", check_boundaries, descend_neurons, project_out};
+const SimdLoops kPortable{"portable", check_boundaries, descend_neurons, vector_dot, subtract_then_dot,
+                          subtract_then_norm2};
 #if RELU1D_BUILD_AVX2_LOOPS
-const SimdLoops kAvx2{"avx2", check_boundaries_avx2, descend_neurons_avx2, project_out_avx2};
+const SimdLoops kAvx2{"avx2", check_boundaries_avx2, descend_neurons_avx2, vector_dot_avx2,
+                      subtract_then_dot_avx2, subtract_then_norm2_avx2};
 #endif
 #if RELU1D_BUILD_AVX512_LOOPS
-const SimdLoops kAvx512{"avx512", check_boundaries_avx512, descend_neurons_avx512, project_out_avx512};
+const SimdLoops kAvx512{"avx512", check_boundaries_avx512, descend_neurons_avx512, vector_dot_avx512,
+                      subtract_then_dot_avx512, subtract_then_norm2_avx512};
 #endif
 
 // Whether this CPU (and its operating system, which must save the wider registers) runs `loops`.

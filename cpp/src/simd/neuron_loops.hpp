@@ -1,5 +1,5 @@
 // The per-neuron loops of FastKernel's GD step and of locate's pass 1, and Lanczos'
-// re-orthogonalisation pass: one function per loop and instruction set, all giving the same bits
+// vector passes: one function per loop and instruction set, all giving the same bits
 // (internal header of the core). The portable loops are in *_portable.cpp (the compiler
 // vectorises them for the build's target), hand-written ones in neuron_loops_<isa>.cpp and
 // lanczos_passes_<isa>.cpp, each compiled with its own target flags (CMakeLists.txt); dispatch.cpp
@@ -72,9 +72,17 @@ std::size_t descend_neurons(std::size_t m, std::size_t n, double inv_n, double e
                             const double* __restrict U, const double* __restrict xp, double* __restrict g2,
                             std::size_t lane, double* __restrict ab, double scale, double limit, std::size_t& wild);
 
-// Lanczos' re-orthogonalisation pass: w -= q (q . w) for q = Q[0..j) (rows of length dim), one
-// vector at a time (modified Gram-Schmidt), each dot product as dot() of numerics.hpp forms it.
-void project_out(double* w, const double* Q, std::size_t j, std::size_t dim);
+// Lanczos' vector passes, each reduction with dot()'s partial sums (numerics.hpp: 32 interleaved
+// lanes, the leftover terms added to lane i mod 32, folded pairwise). Chained, they run modified
+// Gram-Schmidt with one pass over w per vector: w -= p (p . w) fused with the next vector's dot
+// product, the last one with w . w.
+// a . b
+double vector_dot(const double* a, const double* b, std::size_t n);
+// w -= c p, then returns q . w
+double subtract_then_dot(double* __restrict w, double c, const double* __restrict p, const double* __restrict q,
+                         std::size_t n);
+// w -= c p, then returns w . w
+double subtract_then_norm2(double* __restrict w, double c, const double* __restrict p, std::size_t n);
 
 // The loops of one instruction set: dispatch.cpp's table.
 using CheckBoundaries = std::size_t (*)(std::size_t m, std::size_t n, const double* __restrict w,
@@ -85,12 +93,17 @@ using DescendNeurons = std::size_t (*)(std::size_t m, std::size_t n, double inv_
                                        const double* __restrict U, const double* __restrict xp,
                                        double* __restrict g2, std::size_t lane, double* __restrict ab, double scale,
                                        double limit, std::size_t& wild);
-using ProjectOut = void (*)(double* w, const double* Q, std::size_t j, std::size_t dim);
+using VectorDot = double (*)(const double* a, const double* b, std::size_t n);
+using SubtractThenDot = double (*)(double* __restrict w, double c, const double* __restrict p,
+                                   const double* __restrict q, std::size_t n);
+using SubtractThenNorm2 = double (*)(double* __restrict w, double c, const double* __restrict p, std::size_t n);
 struct SimdLoops {
     const char* name;
     CheckBoundaries check_boundaries;
     DescendNeurons descend_neurons;
-    ProjectOut project_out;
+    VectorDot dot;
+    SubtractThenDot subtract_then_dot;
+    SubtractThenNorm2 subtract_then_norm2;
 };
 
 // The loops of the path in use (relu1d::simd_path()).
@@ -105,7 +118,10 @@ std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, dou
                                  double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                  const double* __restrict U, const double* __restrict xp, double* __restrict g2,
                                  std::size_t lane, double* __restrict ab, double scale, double limit, std::size_t& wild);
-void project_out_avx2(double* w, const double* Q, std::size_t j, std::size_t dim);
+double vector_dot_avx2(const double* a, const double* b, std::size_t n);
+double subtract_then_dot_avx2(double* __restrict w, double c, const double* __restrict p,
+                              const double* __restrict q, std::size_t n);
+double subtract_then_norm2_avx2(double* __restrict w, double c, const double* __restrict p, std::size_t n);
 #endif
 
 #if RELU1D_BUILD_AVX512_LOOPS
@@ -117,7 +133,10 @@ std::size_t descend_neurons_avx512(std::size_t m, std::size_t n, double inv_n, d
                                    double* __restrict b, double* __restrict v, std::size_t* __restrict slot,
                                    const double* __restrict U, const double* __restrict xp, double* __restrict g2,
                                    std::size_t lane, double* __restrict ab, double scale, double limit, std::size_t& wild);
-void project_out_avx512(double* w, const double* Q, std::size_t j, std::size_t dim);
+double vector_dot_avx512(const double* a, const double* b, std::size_t n);
+double subtract_then_dot_avx512(double* __restrict w, double c, const double* __restrict p,
+                              const double* __restrict q, std::size_t n);
+double subtract_then_norm2_avx512(double* __restrict w, double c, const double* __restrict p, std::size_t n);
 #endif
 
 }  // namespace detail
