@@ -46,10 +46,10 @@ thread_local TableCopy t_table_copy;
 }  // namespace
 
 SharedTable::SharedTable(const double* table, std::size_t size, bool copy)
-    : table_(table), size_(size), copy_(copy), writer_(std::this_thread::get_id()), stamp_(++g_table_stamp) {}
+    : table_(table), size_(size), copy_(copy), stamp_(++g_table_stamp) {}
 
 const double* SharedTable::view() const {
-    if (!copy_ || std::this_thread::get_id() == writer_) return table_;
+    if (!copy_) return table_;
     TableCopy& c = t_table_copy;
     if (c.stamp != stamp_) {
         try {
