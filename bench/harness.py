@@ -306,11 +306,18 @@ def time_steps(advance: Callable[[int], float], timing: Timing, *, loss0: float)
         advance(0)
         overheads.append(time.perf_counter() - start)
     overhead = statistics.median(overheads)
-    calibration = max(2, k // 2)   # one more call, to estimate the step time without the fixed cost
-    start = time.perf_counter()
-    loss = advance(calibration)
-    elapsed = time.perf_counter() - start
-    steps += calibration
+    # calls of more steps, to estimate the step time without the fixed cost: until the steps take
+    # at least as long as the fixed cost (where a call is mostly fixed cost, the difference of two
+    # noisy times says little about a step)
+    calibration = max(2, k // 2)
+    while True:
+        start = time.perf_counter()
+        loss = advance(calibration)
+        elapsed = time.perf_counter() - start
+        steps += calibration
+        if elapsed >= 2 * overhead or elapsed >= timing.max_time / 4 or calibration >= 1 << 20:
+            break
+        calibration *= 2
     per_step = max((elapsed - overhead) / calibration, 0.05 * elapsed / calibration, 1e-9)
     wanted = max(timing.min_time, overhead * (1 - timing.max_overhead) / timing.max_overhead)
     loops = _loops_for(per_step, wanted)
