@@ -285,9 +285,10 @@ def time_steps(advance: Callable[[int], float], timing: Timing, *, loss0: float)
 
     The steps continue one trajectory from the initial theta: a warm-up (which also triggers any
     compilation), then ``timing.repeat`` repeats of k steps each. k is chosen so that a repeat
-    lasts at least ``timing.min_time`` and the fixed cost of one call, measured as ``advance(0)``,
-    is at most ``timing.max_overhead`` of it. The median seconds per step is reported with that
-    cost included (``call_overhead_s`` says how much it was). A run whose loss is not finite or
+    lasts at least ``timing.min_time`` and the fixed cost of one call (a call of c steps less c
+    times the step time, which is a call of 2c less a call of c) is at most
+    ``timing.max_overhead`` of it. The median seconds per step is reported with that cost
+    included (``call_overhead_s`` says how much it was). A run whose loss is not finite or
     exceeds 10 times ``loss0`` is reported as ``{"diverged": ...}`` instead of a time.
     """
     start = time.perf_counter()
@@ -300,25 +301,29 @@ def time_steps(advance: Callable[[int], float], timing: Timing, *, loss0: float)
         spent += time.perf_counter() - start
         steps += k
         k = min(2 * k, 1 << 20)
-    overheads = []
-    for _ in range(3):
-        start = time.perf_counter()
-        advance(0)
-        overheads.append(time.perf_counter() - start)
-    overhead = statistics.median(overheads)
-    # calls of more steps, to estimate the step time without the fixed cost: until the steps take
-    # at least as long as the fixed cost (where a call is mostly fixed cost, the difference of two
-    # noisy times says little about a step)
-    calibration = max(2, k // 2)
+    # the step time without the fixed cost of a call: calls of c and 2c steps, their difference
+    # (a call of 0 steps may skip the fixed cost: relu1d.train of 0 steps builds no kernel), the
+    # faster of two calls each (the fixed cost jitters upwards), c doubled until the call of 2c
+    # takes half as long again as the call of c (its steps at least that cost: no longer noise)
+    def best_of_two(count: int) -> float:
+        nonlocal loss, steps
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            loss = advance(count)
+            best = min(best, time.perf_counter() - start)
+            steps += count
+        return best
+
+    c = max(2, k // 2)
     while True:
-        start = time.perf_counter()
-        loss = advance(calibration)
-        elapsed = time.perf_counter() - start
-        steps += calibration
-        if elapsed >= 2 * overhead or elapsed >= timing.max_time / 4 or calibration >= 1 << 20:
+        t1 = best_of_two(c)
+        t2 = best_of_two(2 * c)
+        if t2 >= 1.5 * t1 or t2 >= timing.max_time / 4 or c >= 1 << 20:
             break
-        calibration *= 2
-    per_step = max((elapsed - overhead) / calibration, 0.05 * elapsed / calibration, 1e-9)
+        c *= 2
+    per_step = max((t2 - t1) / c, 0.05 * t2 / (2 * c), 1e-9)
+    overhead = max(t1 - c * per_step, 0.0)
     wanted = max(timing.min_time, overhead * (1 - timing.max_overhead) / timing.max_overhead)
     loops = _loops_for(per_step, wanted)
     repeat = timing.repeat if loops * per_step < timing.max_time / 4 else min(timing.repeat, 3)
