@@ -295,35 +295,51 @@ def time_steps(advance: Callable[[int], float], timing: Timing, *, loss0: float)
     loss = advance(1)
     first = time.perf_counter() - start          # includes compilation for JIT baselines
     steps, spent, k = 1, 0.0, 1
+    last = first                                 # the last call's seconds (compiled by then)
     while spent < timing.warmup_time and first < timing.max_time:
         start = time.perf_counter()
         loss = advance(k)
-        spent += time.perf_counter() - start
+        last = time.perf_counter() - start
+        spent += last
         steps += k
         k = min(2 * k, 1 << 20)
     # the step time without the fixed cost of a call: calls of c and 2c steps, their difference
     # (a call of 0 steps may skip the fixed cost: relu1d.train of 0 steps builds no kernel), the
-    # faster of two calls each (the fixed cost jitters upwards), c doubled until the call of 2c
-    # takes half as long again as the call of c (its steps at least that cost: no longer noise)
-    def best_of_two(count: int) -> float:
+    # faster of two calls each where calls are short (the fixed cost jitters upwards), c doubled
+    # until the call of 2c takes half as long again as the call of c (its steps at least that
+    # cost: no longer noise). Where the last call of the warm-up took a quarter of max_time or
+    # more, that call is the estimate.
+    tries = 2 if last < 1.0 else 1
+
+    def best_of(count: int) -> float:
         nonlocal loss, steps
         best = float("inf")
-        for _ in range(2):
+        for _ in range(tries):
             start = time.perf_counter()
             loss = advance(count)
             best = min(best, time.perf_counter() - start)
             steps += count
         return best
 
-    c = max(2, k // 2)
-    while True:
-        t1 = best_of_two(c)
-        t2 = best_of_two(2 * c)
-        if t2 >= 1.5 * t1 or t2 >= timing.max_time / 4 or c >= 1 << 20:
-            break
-        c *= 2
-    per_step = max((t2 - t1) / c, 0.05 * t2 / (2 * c), 1e-9)
-    overhead = max(t1 - c * per_step, 0.0)
+    def diverged() -> bool:
+        return not np.isfinite(loss) or loss > 10 * loss0
+
+    if last >= timing.max_time / 4:
+        per_step, overhead = last / max(k // 2, 1), 0.0
+    else:
+        c = max(2, k // 2)
+        while True:
+            t1 = best_of(c)
+            t2 = best_of(2 * c)
+            if diverged():
+                break
+            if t2 >= 1.5 * t1 or t2 >= timing.max_time / 4 or c >= 1 << 20:
+                break
+            c *= 2
+        per_step = max((t2 - t1) / c, 0.05 * t2 / (2 * c), 1e-9)
+        overhead = max(t1 - c * per_step, 0.0)
+    if diverged():
+        return {"diverged": f"loss {loss:.3g} after {steps} steps (initial {loss0:.3g})"}
     wanted = max(timing.min_time, overhead * (1 - timing.max_overhead) / timing.max_overhead)
     loops = _loops_for(per_step, wanted)
     repeat = timing.repeat if loops * per_step < timing.max_time / 4 else min(timing.repeat, 3)
@@ -333,7 +349,7 @@ def time_steps(advance: Callable[[int], float], timing: Timing, *, loss0: float)
         loss = advance(loops)
         times.append((time.perf_counter() - start) / loops)
         steps += loops
-    if not np.isfinite(loss) or loss > 10 * loss0:
+    if diverged():
         return {"diverged": f"loss {loss:.3g} after {steps} steps (initial {loss0:.3g})"}
     summary = _median_summary(times, loops, "step")
     summary.update(first_call_s=first, call_overhead_s=overhead, steps_run=steps, final_loss=float(loss))

@@ -41,8 +41,9 @@ struct ZeroedAllocator {
     bool operator!=(const ZeroedAllocator<U>&) const noexcept { return false; }
 };
 
-// A vector of zeros after resize() from empty. (Grown again after shrinking, it would keep the
-// old values beyond the smaller size: these are sized once.)
+// A vector of zeros after resize() from empty. Grown again after shrinking, it keeps the old
+// values beyond the smaller size: size it once, or use it where every entry is written before it
+// is read (Lanczos' basis, which grows without a pass of zeros over each new vector).
 template <class T>
 using ZeroedVector = std::vector<T, ZeroedAllocator<T>>;
 
