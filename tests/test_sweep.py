@@ -326,7 +326,7 @@ def test_progress_bar_counts_runs(capsys, monkeypatch, with_tqdm):
 # ---------------------------------------------------------------------------------------------
 # Nothing lost: resume after a kill and after Ctrl-C
 
-SLOW = {"lr": [0.02, 0.05, 0.1], "n": 30, "width": 30, "steps": 600_000}  # long enough to be stopped half-way
+SLOW = {"lr": [0.02, 0.05, 0.1], "n": 30, "width": 30, "steps": 2_000_000}  # about 1.3 s a run: stopped half-way
 
 
 def _run_files(out):
