@@ -13,6 +13,9 @@ namespace detail {
 
 namespace {
 
+inline __m256i load4(const std::size_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline void store4(std::size_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+
 // settle_slot on four lanes, the same operations per lane: the new slots (old slot | kMovedBit
 // where `flag` is set, all ones per flagged lane). The old slots s are unflagged, hence < 2^63, so
 // signed 64-bit comparisons are exact.
@@ -27,8 +30,9 @@ struct Settle4 {
           vn(_mm256_set1_epi64x(static_cast<long long>(n))),
           vn1(_mm256_set1_epi64x(static_cast<long long>(n + 1))),
           flag(_mm256_setzero_si256()) {}
-    // sp: the same four slots in memory (the x loads take their indices from scalar registers)
-    __m256i operator()(const std::size_t* sp, __m256i s, __m256d W, __m256d B) {
+    // the four slots at sp (the x loads take their indices from scalar registers, the rest from a vector)
+    __m256i operator()(const std::size_t* sp, __m256d W, __m256d B) {
+        const __m256i s = load4(sp);
         const __m256d zero = _mm256_setzero_pd();
         const __m256i two = _mm256_set1_epi64x(2), four = _mm256_set1_epi64x(4);
         const __m256i was_prefix = _mm256_cmpgt_epi64(s, vn);
@@ -70,8 +74,6 @@ struct Settle4 {
     }
 };
 
-inline __m256i load4(const std::size_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-inline void store4(std::size_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
 
 }  // namespace
 
@@ -82,7 +84,7 @@ std::size_t check_boundaries_avx2(std::size_t m, std::size_t n, const double* __
     std::size_t flagged = 0;
     std::size_t k = 0;
     for (; k + 4 <= m; k += 4) {
-        store4(slot + k, settle(slot + k, load4(slot + k), _mm256_loadu_pd(w + k), _mm256_loadu_pd(b + k)));
+        store4(slot + k, settle(slot + k, _mm256_loadu_pd(w + k), _mm256_loadu_pd(b + k)));
         flagged += settle.flagged();
     }
     return flagged + check_boundaries(m - k, n, w + k, b + k, xp, slot + k);
@@ -102,7 +104,6 @@ std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, dou
     std::size_t flagged = 0, wilds = 0;
     std::size_t k = 0;
     for (; k + 4 <= m; k += 4) {
-        const __m256i s = load4(slot + k);
         // (S0, S1) of each lane: one 16-byte load per lane from U; lanes (0, 2) and (1, 3) share a
         // register, so unpacking within 128-bit halves puts S0 and S1 in lane order
         const __m256d l02 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(U + 2 * slot[k])),
@@ -130,7 +131,7 @@ std::size_t descend_neurons_avx2(std::size_t m, std::size_t n, double inv_n, dou
         _mm256_storeu_pd(w + k, W2);
         _mm256_storeu_pd(b + k, B2);
         _mm256_storeu_pd(v + k, V2);
-        store4(slot + k, settle(slot + k, s, W2, B2));
+        store4(slot + k, settle(slot + k, W2, B2));
         flagged += settle.flagged();
         const __m256d PW = _mm256_mul_pd(V2, W2), PB = _mm256_mul_pd(V2, B2);
         // wild_coefficients: !(|PW| scale + |PB| <= limit) (unordered: NaN counts)
